@@ -1,0 +1,75 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// The guest driver runs as a static binary inside a minimal initramfs, and its
+/// per-I/O CPU cost under TCG caps what can be measured: it is always built
+/// optimised and statically linked, whatever the host build configuration.
+let guestFlags: [String] = ["-O", "-static-executable"]
+
+let package = Package(
+    name: "qcow2-cache-bench",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "bench", targets: ["bench"]),
+        .executable(name: "bench-guest", targets: ["bench-guest"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+    ],
+    targets: [
+        // Pure core: no I/O.
+        .target(name: "Qcow2Geometry"),
+        .target(name: "GuestWire"),
+        .target(
+            name: "BenchSpec",
+            dependencies: ["Qcow2Geometry", "GuestWire", .product(name: "TOMLKit", package: "TOMLKit")]
+        ),
+        .target(name: "Reporting", dependencies: ["Qcow2Geometry", "GuestWire", "BenchSpec"]),
+
+        // Guest side.
+        .systemLibrary(name: "CLibAIO", path: "Sources/CLibAIO"),
+        .executableTarget(
+            name: "bench-guest",
+            dependencies: [
+                "GuestWire", "CLibAIO",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Sources/BenchGuest",
+            swiftSettings: [.unsafeFlags(guestFlags)],
+            linkerSettings: [.unsafeFlags(["-static-executable"])]
+        ),
+
+        // Host edges.
+        .target(
+            name: "Orchestrator",
+            dependencies: [
+                "Qcow2Geometry", "GuestWire", "BenchSpec",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "bench",
+            dependencies: [
+                "Qcow2Geometry", "GuestWire", "BenchSpec", "Reporting", "Orchestrator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/BenchCLI"
+        ),
+
+        .testTarget(name: "Qcow2GeometryTests", dependencies: ["Qcow2Geometry"]),
+        .testTarget(name: "GuestWireTests", dependencies: ["GuestWire"]),
+        .testTarget(name: "BenchSpecTests", dependencies: ["BenchSpec"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting"], exclude: ["Snapshots"]),
+        .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator"]),
+        .testTarget(name: "BenchCLITests", dependencies: ["Orchestrator"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

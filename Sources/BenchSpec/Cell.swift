@@ -1,0 +1,184 @@
+import GuestWire
+import Qcow2Geometry
+
+/// What the disk under test is.
+public enum DiskKind: String, Hashable, Sendable, Codable, CaseIterable {
+    /// A qcow2 image: the subject of the benchmark.
+    case qcow2
+    /// QEMU's `null-co` driver: no storage at all, the ceiling of guest + driver.
+    case null
+    /// A raw image of the same size: the host storage path without qcow2 metadata.
+    case raw
+}
+
+/// How a qcow2 image is prepared before the run.
+public enum ImageState: String, Hashable, Sendable, Codable, CaseIterable {
+    /// `preallocation=metadata`: every L2 table exists; writes only look up.
+    case preallocated
+    /// Empty image: every first write to a cluster allocates it.
+    case fresh
+}
+
+/// Where the random offsets land: a percentage of the disk or a byte count.
+public enum Span: Hashable, Sendable, Codable, CustomStringConvertible {
+    case percent(Int)
+    case bytes(ByteSize)
+
+    public static let whole = Span.percent(100)
+
+    public init(parsing text: String, field: String) throws(InvalidValue) {
+        let t = text.trimmingCharacters(in: " ")
+        if t.hasSuffix("%") {
+            guard let p = Int(t.dropLast()), (1...100).contains(p) else {
+                throw InvalidValue(field: field, value: text, rule: "a percentage must be a whole number from 1% to 100%")
+            }
+            self = .percent(p)
+        } else {
+            self = .bytes(try ByteSize(parsing: t, field: field))
+        }
+    }
+
+    /// Bytes of a disk of `diskSize` that the span covers.
+    public func bytes(of diskSize: ByteSize) -> UInt64 {
+        switch self {
+        case .percent(let p): return diskSize.bytes / 100 * UInt64(p)
+        case .bytes(let b): return min(b.bytes, diskSize.bytes)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .percent(let p): "\(p)%"
+        case .bytes(let b): b.description
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let s = try decoder.singleValueContainer().decode(String.self)
+        do { self = try Span(parsing: s, field: "span") } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
+        }
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: Character) -> String {
+        var s = Substring(self)
+        while s.first == set || s.first?.isWhitespace == true { s = s.dropFirst() }
+        while s.last == set || s.last?.isWhitespace == true { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+/// The random-write workload run inside the guest.
+public struct Workload: Hashable, Sendable, Codable {
+    public var blockSize: ByteSize
+    public var iodepth: Int
+    public var ramp: TimeSpan
+    public var runtime: TimeSpan
+    public var span: Span
+
+    public init(blockSize: ByteSize = .kib(4), iodepth: Int = 32, ramp: TimeSpan = .seconds(2), runtime: TimeSpan = .seconds(10), span: Span = .whole) {
+        self.blockSize = blockSize
+        self.iodepth = iodepth
+        self.ramp = ramp
+        self.runtime = runtime
+        self.span = span
+    }
+
+    public func validate(prefix: String = "--") throws(InvalidValue) {
+        if blockSize.bytes % 512 != 0 || blockSize.bytes > 16 << 20 {
+            throw InvalidValue(field: prefix + "block-size", value: blockSize.description, rule: "must be a multiple of 512 bytes, at most 16M (O_DIRECT)")
+        }
+        if !(1...1024).contains(iodepth) {
+            throw InvalidValue(field: prefix + "iodepth", value: "\(iodepth)", rule: "must be from 1 to 1024")
+        }
+    }
+
+    /// The guest's view of this workload on a disk of `diskSize`.
+    public func guestSpec(diskSize: ByteSize, seed: UInt64) -> WorkloadSpec {
+        WorkloadSpec(
+            blockSize: UInt32(blockSize.bytes), iodepth: UInt32(iodepth),
+            rampMillis: ramp.milliseconds, runtimeMillis: runtime.milliseconds,
+            spanBytes: span.bytes(of: diskSize), seed: seed, device: "vda")
+    }
+}
+
+/// QEMU's host-side I/O settings for the image file.
+public struct HostIO: Hashable, Sendable, Codable {
+    /// `none` (O_DIRECT, the default: keeps the host page cache out of the
+    /// numbers), `writeback`, `writethrough`, `directsync`, `unsafe`.
+    public var cache: String
+    /// `native` (Linux AIO), `threads`, `io_uring`.
+    public var aio: String
+
+    public static let allowedCache = ["none", "writeback", "writethrough", "directsync", "unsafe"]
+    public static let allowedAio = ["native", "threads", "io_uring"]
+
+    public init(cache: String = "none", aio: String = "native") {
+        self.cache = cache
+        self.aio = aio
+    }
+
+    /// `cache.direct` / `cache.no-flush` values for a `-blockdev` file node.
+    public var direct: Bool { cache == "none" || cache == "directsync" }
+    public var noFlush: Bool { cache == "unsafe" }
+}
+
+/// One point of the matrix: everything that determines a measurement.
+/// Runs of the same cell are repetitions of one experiment.
+public struct Cell: Hashable, Sendable, Codable {
+    public var kind: DiskKind
+    /// nil for `null` and `raw` cells.
+    public var state: ImageState?
+    public var geometry: ImageGeometry
+    public var cache: CacheConfig
+    public var hostIO: HostIO
+    public var workload: Workload
+
+    public init(kind: DiskKind = .qcow2, state: ImageState? = .preallocated, geometry: ImageGeometry, cache: CacheConfig = .init(), hostIO: HostIO = .init(), workload: Workload = .init()) {
+        self.kind = kind
+        self.state = kind == .qcow2 ? (state ?? .preallocated) : nil
+        self.geometry = geometry
+        self.cache = cache
+        self.hostIO = hostIO
+        self.workload = workload
+    }
+
+    /// A stable, readable identifier built from every setting that differs
+    /// between cells; used to match cells across runs and files.
+    public var id: String {
+        switch kind {
+        case .null: return "null-\(geometry.diskSize)-\(workloadTag)"
+        case .raw: return "raw-\(geometry.diskSize)-\(hostIO.cache)-\(hostIO.aio)-\(workloadTag)"
+        case .qcow2:
+            let c = cache
+            return [
+                "qcow2", (state ?? .preallocated).rawValue, geometry.diskSize.description, "c\(geometry.clusterSize)",
+                "l2=\(c.l2CacheSize)", "e=\(c.l2CacheEntrySize)", "rc=\(c.refcountCacheSize)", "ci=\(c.cacheCleanInterval)",
+                hostIO.cache, hostIO.aio, workloadTag,
+            ].joined(separator: "-")
+        }
+    }
+
+    var workloadTag: String {
+        "bs\(workload.blockSize)-qd\(workload.iodepth)-span\(workload.span)".replacingPercent()
+    }
+
+    /// What QEMU allocates for this cell (nil for reference cells).
+    public var effectiveCache: EffectiveCache? {
+        kind == .qcow2 ? QemuCacheModel.effective(cache, geometry: geometry) : nil
+    }
+}
+
+extension String {
+    func replacingPercent() -> String {
+        var out = ""
+        for ch in self { if ch == "%" { out += "pct" } else { out.append(ch) } }
+        return out
+    }
+}

@@ -1,0 +1,103 @@
+import GuestWire
+import Qcow2Geometry
+
+/// One run of one cell, as written to `results.jsonl`. This is the single
+/// source of truth: every report is derived from a list of these.
+///
+/// Stability: fields are only added within a `schemaVersion`; removing or
+/// changing the meaning of a field bumps it.
+public struct RunRecord: Hashable, Sendable, Codable {
+    public static let currentSchemaVersion = 1
+
+    public var schemaVersion: Int
+    public var cellID: String
+    public var cell: Cell
+    /// 1-based repetition of this cell.
+    public var repetition: Int
+    /// Position of this run in the executed order (0-based).
+    public var sequence: Int
+    public var status: RunStatus
+    /// Why the run failed, one line; nil when it succeeded.
+    public var failure: String?
+    /// Last lines of the guest console and QEMU's stderr, kept for failures.
+    public var consoleTail: [String]?
+    public var stderrTail: [String]?
+    /// What the guest measured; nil when the run failed before a result.
+    public var result: GuestResult?
+    /// The cache QEMU builds for this cell under its rules (nil for reference cells).
+    public var effective: EffectiveCache?
+    public var provenance: Provenance
+    /// Seconds spent preparing the image, and from QEMU start to exit.
+    public var prepSeconds: Double
+    public var wallSeconds: Double
+
+    public init(
+        cell: Cell, repetition: Int, sequence: Int, status: RunStatus, failure: String? = nil,
+        consoleTail: [String]? = nil, stderrTail: [String]? = nil, result: GuestResult?, provenance: Provenance,
+        prepSeconds: Double, wallSeconds: Double
+    ) {
+        self.schemaVersion = Self.currentSchemaVersion
+        self.cellID = cell.id
+        self.cell = cell
+        self.repetition = repetition
+        self.sequence = sequence
+        self.status = status
+        self.failure = failure
+        self.consoleTail = consoleTail
+        self.stderrTail = stderrTail
+        self.result = result
+        self.effective = cell.effectiveCache
+        self.provenance = provenance
+        self.prepSeconds = prepSeconds
+        self.wallSeconds = wallSeconds
+    }
+}
+
+public enum RunStatus: String, Hashable, Sendable, Codable {
+    case ok
+    case failed
+}
+
+/// Where and how a number was measured. Two records are comparable only when
+/// their environments match; `compare` warns when they do not.
+public struct Provenance: Hashable, Sendable, Codable {
+    public var qemuVersion: String
+    /// `kvm` or `tcg`, as actually used.
+    public var accel: String
+    /// Why this accelerator: `requested`, or the probe's finding.
+    public var accelReason: String
+    public var guestKernel: String
+    public var hostCPU: String
+    public var hostKernel: String
+    /// File system type of the directory holding the images (ext4, xfs, tmpfs…).
+    public var imageFilesystem: String
+    public var gitRevision: String
+    public var matrixName: String
+    public var matrixHash: String
+    /// Seed of the run order and of the guest's offset generator.
+    public var seed: UInt64
+    /// UTC start time, ISO 8601.
+    public var startedAt: String
+    /// The exact argv QEMU was started with.
+    public var qemuCommandLine: [String]
+
+    public init(
+        qemuVersion: String, accel: String, accelReason: String, guestKernel: String, hostCPU: String, hostKernel: String,
+        imageFilesystem: String, gitRevision: String, matrixName: String, matrixHash: String, seed: UInt64,
+        startedAt: String, qemuCommandLine: [String]
+    ) {
+        self.qemuVersion = qemuVersion
+        self.accel = accel
+        self.accelReason = accelReason
+        self.guestKernel = guestKernel
+        self.hostCPU = hostCPU
+        self.hostKernel = hostKernel
+        self.imageFilesystem = imageFilesystem
+        self.gitRevision = gitRevision
+        self.matrixName = matrixName
+        self.matrixHash = matrixHash
+        self.seed = seed
+        self.startedAt = startedAt
+        self.qemuCommandLine = qemuCommandLine
+    }
+}
