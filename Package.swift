@@ -41,7 +41,7 @@ let package = Package(
             ],
             path: "Sources/BenchGuest",
             swiftSettings: [.unsafeFlags(guestFlags)],
-            linkerSettings: [.unsafeFlags(["-static-executable"])]
+            linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "-s"])]
         ),
 
         // Host edges.
@@ -57,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "bench",
             dependencies: [
-                "Qcow2Geometry", "GuestWire", "BenchSpec", "Reporting", "Orchestrator",
+                "Qcow2Geometry", "GuestWire", "BenchSpec", "Reporting", "Orchestrator", "bench-guest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

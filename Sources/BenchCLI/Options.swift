@@ -1,0 +1,36 @@
+import ArgumentParser
+import BenchSpec
+import Logging
+import Qcow2Geometry
+
+/// `--accel`: how the guest is executed.
+enum AccelChoice: String, ExpressibleByArgument, CaseIterable {
+    /// Probe KVM with a short boot, fall back to TCG.
+    case auto
+    case kvm
+    case tcg
+}
+
+/// Options every command that boots guests shares.
+struct GuestOptions: ParsableArguments {
+    @Option(help: "Accelerator: auto probes KVM by booting and falls back to TCG.")
+    var accel: AccelChoice = .auto
+
+    @Option(help: ArgumentHelp("Guest kernel directory (vmlinuz + modules/).", valueName: "dir"))
+    var kernel: String?
+
+    @Flag(name: .shortAndLong, help: "Log each step to stderr.")
+    var verbose = false
+
+    func makeLogger() -> Logger {
+        var logger = Logger(label: "bench")
+        logger.logLevel = verbose ? .debug : .warning
+        return logger
+    }
+}
+
+/// Rethrows `InvalidValue` as a validation error, so ArgumentParser prints
+/// it as one line and exits 2.
+func parsed<T>(_ body: () throws(InvalidValue) -> T) throws -> T {
+    do { return try body() } catch { throw ValidationError(error.description) }
+}

@@ -1,0 +1,36 @@
+import BenchSpec
+import Foundation
+
+/// Progress on stderr: a live line on a terminal, one line per run otherwise
+/// (CI logs stay readable).
+struct ProgressReporter: Sendable {
+    let isTerminal = isatty(STDERR_FILENO) == 1
+    let started = Date()
+
+    func finished(_ record: RunRecord, index: Int, total: Int) {
+        let done = index + 1
+        let elapsed = Date().timeIntervalSince(started)
+        let eta = elapsed / Double(done) * Double(total - done)
+        let what: String
+        if let r = record.result, record.status == .ok {
+            what = String(format: "%.0f IOPS", r.iops)
+        } else {
+            what = "FAILED: \(record.failure ?? "?")"
+        }
+        let line = "[\(done)/\(total)] \(record.cellID) #\(record.repetition): \(what)  (ETA \(Self.clock(eta)))"
+        if isTerminal {
+            FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line + (done == total ? "\n" : "")).utf8))
+        } else {
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+    }
+
+    func note(_ text: String) {
+        FileHandle.standardError.write(Data(((isTerminal ? "\r\u{1B}[2K" : "") + text + "\n").utf8))
+    }
+
+    static func clock(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return String(format: "%d:%02d", s / 60, s % 60)
+    }
+}

@@ -1,0 +1,138 @@
+import ArgumentParser
+import BenchSpec
+import Foundation
+import Orchestrator
+import Qcow2Geometry
+
+/// `bench run`: one cache configuration, one guest, one record.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Measure one qcow2 cache configuration in one guest.",
+        discussion: "Sizes take QEMU's suffixes (K, M, G, T: powers of 1024) or plain bytes; cache options take 'default' to leave the choice to QEMU.")
+
+    @Option(help: "Virtual disk size.") var diskSize = "16G"
+    @Option(help: "qcow2 cluster size (512 to 2M, power of two).") var clusterSize = "64K"
+    @Option(help: "L2 table cache size, or 'default'.") var l2CacheSize = "default"
+    @Option(help: "L2 cache entry size (512 to cluster size), or 'default'.") var l2CacheEntrySize = "default"
+    @Option(help: "Refcount block cache size, or 'default'.") var refcountCacheSize = "default"
+    @Option(help: "Seconds before unused cache entries are freed (0 = never), or 'default'.") var cacheCleanInterval = "default"
+    @Option(help: "Image state before the run.") var imageState: ImageStateChoice = .preallocated
+    @Option(help: "What the guest writes to: a qcow2 image, QEMU's null-co driver (ceiling) or a raw image.") var disk: DiskKindChoice = .qcow2
+    @Option(help: "Measured time (e.g. 10s, 500ms).") var runtime = "10s"
+    @Option(help: "Warm-up before measuring.") var ramp = "2s"
+    @Option(help: "I/Os in flight.") var iodepth = 32
+    @Option(help: "Bytes per write.") var blockSize = "4K"
+    @Option(help: "Part of the disk the random offsets cover: a percentage or a size.") var span = "100%"
+    @Option(help: "Seed of the offset generator.") var seed: UInt64 = 1
+    @Flag(help: "Print the JSON record instead of a summary.") var json = false
+    @OptionGroup var guest: GuestOptions
+
+    /// Parsed form of the options; filled in `validate()` so `run()` only runs.
+    struct Parsed {
+        var cell: Cell
+    }
+
+    func parse() throws -> Parsed {
+        let geometry = ImageGeometry(
+            diskSize: try parsed { () throws(InvalidValue) in try ByteSize(parsing: diskSize, field: "--disk-size") },
+            clusterSize: try parsed { () throws(InvalidValue) in try ByteSize(parsing: clusterSize, field: "--cluster-size") })
+        try parsed { () throws(InvalidValue) in try geometry.validate(clusterField: "--cluster-size") }
+        if geometry.diskSize < .mib(1) {
+            throw ValidationError(InvalidValue(field: "--disk-size", value: diskSize, rule: "must be at least 1M").description)
+        }
+        let cache = CacheConfig(
+            l2CacheSize: try parsed { () throws(InvalidValue) in try Setting(parsing: l2CacheSize, field: "--l2-cache-size") },
+            l2CacheEntrySize: try parsed { () throws(InvalidValue) in try Setting(parsing: l2CacheEntrySize, field: "--l2-cache-entry-size") },
+            refcountCacheSize: try parsed { () throws(InvalidValue) in try Setting(parsing: refcountCacheSize, field: "--refcount-cache-size") },
+            cacheCleanInterval: try parsed { () throws(InvalidValue) in try Setting(parsingSeconds: cacheCleanInterval, field: "--cache-clean-interval") })
+        if disk.kind != .qcow2, !cache.isAllDefault {
+            throw ValidationError(
+                "--disk: invalid value \"\(disk.rawValue)\": qcow2 cache options (\(cache.blockdevOptions.map(\.key).joined(separator: ", "))) apply only to --disk qcow2")
+        }
+        try parsed { () throws(InvalidValue) in
+            try QemuCacheModel.validate(cache, geometry: geometry, fieldPrefix: "--")
+        }
+        let workload = Workload(
+            blockSize: try parsed { () throws(InvalidValue) in try ByteSize(parsing: blockSize, field: "--block-size") },
+            iodepth: iodepth,
+            ramp: try parsed { () throws(InvalidValue) in try TimeSpan(parsing: ramp, field: "--ramp", allowZero: true) },
+            runtime: try parsed { () throws(InvalidValue) in try TimeSpan(parsing: runtime, field: "--runtime") },
+            span: try parsed { () throws(InvalidValue) in try Span(parsing: span, field: "--span") })
+        try parsed { () throws(InvalidValue) in try workload.validate() }
+        return Parsed(cell: Cell(kind: disk.kind, state: imageState.state, geometry: geometry, cache: cache, workload: workload))
+    }
+
+    func validate() throws { _ = try parse() }
+
+    func run() async throws {
+        let cell = try parse().cell
+        let logger = guest.makeLogger()
+        let harness: Harness
+        do {
+            harness = try await Harness.prepare(
+                kernelDirectory: guest.kernel, accel: guest.accel.rawValue, matrixName: "bench-run",
+                matrixHash: "-", seed: seed, logger: logger)
+        } catch {
+            throw fail(error.description, code: 2)
+        }
+        let task = Task { await harness.runner.run(PlannedRun(cell: cell, repetition: 1), sequence: 0) }
+        Interrupts.install { task.cancel() }
+        let record = await task.value
+        harness.shutdown()
+
+        if json {
+            let data = try ResultsLog.makeEncoder().encode(record)
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(Summary.text(record))
+        }
+        if record.status != .ok { throw ExitCode(1) }
+    }
+}
+
+enum ImageStateChoice: String, ExpressibleByArgument, CaseIterable {
+    case preallocated, fresh
+    var state: ImageState { ImageState(rawValue: rawValue) ?? .preallocated }
+}
+
+enum DiskKindChoice: String, ExpressibleByArgument, CaseIterable {
+    case qcow2, null, raw
+    var kind: DiskKind { DiskKind(rawValue: rawValue) ?? .qcow2 }
+}
+
+/// Prints `message` as one line on stderr and returns the exit status to throw.
+func fail(_ message: String, code: Int32) -> ExitCode {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    return ExitCode(code)
+}
+
+/// A short human summary of one record.
+enum Summary {
+    static func text(_ r: RunRecord) -> String {
+        var lines: [String] = []
+        let cell = r.cell
+        lines.append("cell      \(r.cellID)")
+        if let e = r.effective {
+            let g = cell.geometry
+            lines.append(
+                "l2 cache  \(cell.cache.l2CacheSize) -> \(e.l2CacheBytes.humanReadable) effective (\(e.l2Entries) entries of \(e.l2EntrySize.humanReadable)); covers \(ByteSize(e.l2CoverageBytes).humanReadable) of \(g.diskSize.humanReadable) = \(String(format: "%.2f", e.l2CoveragePercent))%")
+            lines.append(
+                "refcount  \(cell.cache.refcountCacheSize) -> \(e.refcountCacheBytes.humanReadable) effective; covers \(ByteSize(e.refcountCoverageBytes).humanReadable) = \(String(format: "%.2f", e.refcountCoveragePercent))%")
+            lines.append("clean     \(cell.cache.cacheCleanInterval) -> \(e.cacheCleanInterval) s")
+        }
+        lines.append("accel     \(r.provenance.accel) (\(r.provenance.accelReason)); QEMU \(r.provenance.qemuVersion)")
+        if let res = r.result {
+            lines.append(String(format: "IOPS      %.0f  (%.1f MiB/s, %llu writes in %.1f s)", res.iops, res.mibPerSecond, res.ops, res.seconds))
+            lines.append(String(format: "latency   p50 %.0f us  p99 %.0f us  p99.9 %.0f us  max %.0f us", res.latency.p50Us, res.latency.p99Us, res.latency.p999Us, res.latency.maxUs))
+            lines.append("per sec   \(res.perSecondOps.map(String.init).joined(separator: " "))")
+            lines.append("boot      \(res.bootToFirstIOMillis) ms to first I/O")
+        }
+        if let f = r.failure {
+            lines.append("FAILED    \(f)")
+            for l in (r.consoleTail ?? []).suffix(5) { lines.append("  console | \(l)") }
+            for l in (r.stderrTail ?? []).suffix(5) { lines.append("  qemu    | \(l)") }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,79 @@
+import BenchSpec
+import Foundation
+import GuestWire
+import Logging
+
+/// The accelerator a run uses and why.
+public struct AccelDecision: Sendable, Codable, Hashable {
+    public var accel: String
+    public var reason: String
+}
+
+/// Decides between KVM and TCG by booting the real guest to its ready marker
+/// under a short deadline. On hosts where /dev/kvm exists but nested
+/// virtualization does not work, a KVM guest hangs or aborts: only a boot
+/// tells. The decision is cached per host kernel and QEMU version.
+public struct AccelProbe: Sendable {
+    public var launcher: GuestLauncher
+    public var kernel: GuestKernel
+    public var initramfs: Initramfs
+    public var qemuVersion: String
+    public var hostKernel: String
+
+    public init(launcher: GuestLauncher, kernel: GuestKernel, initramfs: Initramfs, qemuVersion: String, hostKernel: String) {
+        self.launcher = launcher
+        self.kernel = kernel
+        self.initramfs = initramfs
+        self.qemuVersion = qemuVersion
+        self.hostKernel = hostKernel
+    }
+
+    var cachePath: String {
+        var h = FNV1a64()
+        h.add(Array("\(qemuVersion)|\(hostKernel)|\(kernel.version)".utf8))
+        return GuestKernel.cacheRoot + "/accel-\(h.hex).json"
+    }
+
+    /// `requested` is `auto`, `kvm` or `tcg`.
+    public func decide(_ requested: String, workDirectory: WorkDirectory) async throws(OrchestratorError) -> AccelDecision {
+        switch requested {
+        case "tcg":
+            return AccelDecision(accel: "tcg", reason: "requested")
+        case "kvm":
+            let probe = await probeKVM(workDirectory: workDirectory)
+            guard probe.accel == "kvm" else { throw .accelUnavailable(accel: "kvm", why: probe.reason) }
+            return AccelDecision(accel: "kvm", reason: "requested; probe booted")
+        default:
+            if let data = FileManager.default.contents(atPath: cachePath),
+                let cached = try? JSONDecoder().decode(AccelDecision.self, from: data)
+            {
+                return AccelDecision(accel: cached.accel, reason: cached.reason + " (cached probe)")
+            }
+            let d = await probeKVM(workDirectory: workDirectory)
+            if let data = try? JSONEncoder().encode(d) {
+                try? FileManager.default.createDirectory(atPath: GuestKernel.cacheRoot, withIntermediateDirectories: true)
+                FileManager.default.createFile(atPath: cachePath, contents: data)
+            }
+            return d
+        }
+    }
+
+    /// Boots with KVM on a null disk; KVM if the driver reports ready in time.
+    public func probeKVM(workDirectory: WorkDirectory) async -> AccelDecision {
+        guard FileManager.default.fileExists(atPath: "/dev/kvm") else {
+            return AccelDecision(accel: "tcg", reason: "no /dev/kvm")
+        }
+        guard access("/dev/kvm", R_OK | W_OK) == 0 else {
+            return AccelDecision(accel: "tcg", reason: "/dev/kvm not accessible (add the user to the kvm group)")
+        }
+        let spec = WorkloadSpec(blockSize: 4096, iodepth: 1, rampMillis: 0, runtimeMillis: 100, spanBytes: 0, seed: 1)
+        let cmd = QemuCommand(
+            accel: "kvm", kernel: kernel.vmlinuz, initrd: initramfs.path, kernelParameters: [spec.kernelParameter],
+            disk: .null(size: .mib(64)), consolePath: workDirectory.path + "/probe-console.log")
+        let deadline = Duration.seconds(15)
+        let outcome = await launcher.run(cmd, workDirectory: workDirectory.path, deadline: deadline, stopAtReady: true)
+        if outcome.reachedDriver { return AccelDecision(accel: "kvm", reason: "KVM probe booted to the driver in \(String(format: "%.1f", outcome.wallSeconds)) s") }
+        let why = outcome.stderrTail.last.map { "QEMU said: \($0)" } ?? "no boot within \(deadline) (nested virtualization unavailable?)"
+        return AccelDecision(accel: "tcg", reason: "KVM probe failed: \(why)")
+    }
+}

@@ -1,0 +1,117 @@
+import BenchSpec
+import Foundation
+import GuestWire
+import Logging
+import Qcow2Geometry
+
+/// Everything fixed for one harness invocation: where the guest comes from,
+/// which accelerator, the provenance shared by every record.
+public struct RunContext: Sendable {
+    public var kernel: GuestKernel
+    public var initramfs: Initramfs
+    public var accel: AccelDecision
+    public var host: HostEnvironment
+    public var imageFilesystem: String
+    public var matrixName: String
+    public var matrixHash: String
+    public var seed: UInt64
+    /// Time allowed from QEMU start to the driver's first I/O.
+    public var bootGrace: Duration
+
+    public init(
+        kernel: GuestKernel, initramfs: Initramfs, accel: AccelDecision, host: HostEnvironment, imageFilesystem: String,
+        matrixName: String, matrixHash: String, seed: UInt64
+    ) {
+        self.kernel = kernel
+        self.initramfs = initramfs
+        self.accel = accel
+        self.host = host
+        self.imageFilesystem = imageFilesystem
+        self.matrixName = matrixName
+        self.matrixHash = matrixHash
+        self.seed = seed
+        bootGrace = accel.accel == "kvm" ? .seconds(20) : .seconds(45)
+    }
+}
+
+/// Runs cells: image preparation, QEMU, console, record. Never throws for a
+/// failed run: failures are records too.
+public struct BenchRunner: Sendable {
+    public var context: RunContext
+    public var workDirectory: WorkDirectory
+    public var logger: Logger
+
+    public init(context: RunContext, workDirectory: WorkDirectory, logger: Logger) {
+        self.context = context
+        self.workDirectory = workDirectory
+        self.logger = logger
+    }
+
+    /// The guest command for `cell`; `image` is the disk path (unused for null).
+    public func command(for cell: Cell, image: String, repetition: Int, console: String) -> QemuCommand {
+        let spec = cell.workload.guestSpec(diskSize: cell.geometry.diskSize, seed: context.seed &+ UInt64(repetition))
+        let disk: GuestDisk
+        switch cell.kind {
+        case .null: disk = .null(size: cell.geometry.diskSize)
+        case .raw: disk = .raw(path: image, hostIO: cell.hostIO)
+        case .qcow2: disk = .qcow2(path: image, hostIO: cell.hostIO, cache: cell.cache)
+        }
+        return QemuCommand(
+            accel: context.accel.accel, kernel: context.kernel.vmlinuz, initrd: context.initramfs.path,
+            kernelParameters: [spec.kernelParameter], disk: disk, consolePath: console)
+    }
+
+    /// Runs one repetition of one cell and returns its record.
+    public func run(_ planned: PlannedRun, sequence: Int) async -> RunRecord {
+        let cell = planned.cell
+        let clock = ContinuousClock()
+        let image = workDirectory.path + "/disk-\(sequence).\(cell.kind == .raw ? "raw" : "qcow2")"
+        let console = workDirectory.path + "/console-\(sequence).log"
+        defer {
+            workDirectory.removeFile("disk-\(sequence).\(cell.kind == .raw ? "raw" : "qcow2")")
+            workDirectory.removeFile("console-\(sequence).log")
+        }
+        let cmd = command(for: cell, image: image, repetition: planned.repetition, console: console)
+        var provenance = Provenance(
+            qemuVersion: context.host.qemuVersion, accel: context.accel.accel, accelReason: context.accel.reason,
+            guestKernel: context.kernel.version, hostCPU: context.host.hostCPU, hostKernel: context.host.hostKernel,
+            imageFilesystem: context.imageFilesystem, gitRevision: context.host.gitRevision, matrixName: context.matrixName,
+            matrixHash: context.matrixHash, seed: context.seed, startedAt: Self.timestamp(), qemuCommandLine: cmd.argv)
+        _ = provenance
+
+        // Prepare the image.
+        let prepStart = clock.now
+        if cell.kind != .null {
+            let create = QemuImgCreate(path: image, kind: cell.kind, state: cell.state ?? .preallocated, geometry: cell.geometry)
+            do {
+                try await ToolRunner.check(create)
+            } catch {
+                return RunRecord(
+                    cell: cell, repetition: planned.repetition, sequence: sequence, status: .failed,
+                    failure: "image preparation failed: \(error)", result: nil, provenance: provenance,
+                    prepSeconds: Self.seconds(clock.now - prepStart), wallSeconds: 0)
+            }
+        }
+        let prep = Self.seconds(clock.now - prepStart)
+
+        let deadline = context.bootGrace + .milliseconds(Int(cell.workload.ramp.milliseconds + cell.workload.runtime.milliseconds)) + .seconds(15)
+        provenance.startedAt = Self.timestamp()
+        logger.info("run starting", metadata: ["matrix.cell": "\(cell.id)", "run.repetition": "\(planned.repetition)"])
+        let outcome = await GuestLauncher(logger: logger).run(cmd, workDirectory: workDirectory.path, deadline: deadline)
+        let failed = outcome.failure != nil
+        return RunRecord(
+            cell: cell, repetition: planned.repetition, sequence: sequence, status: failed ? .failed : .ok,
+            failure: outcome.failure, consoleTail: failed ? outcome.consoleTail : nil, stderrTail: failed ? outcome.stderrTail : nil,
+            result: outcome.result, provenance: provenance, prepSeconds: prep, wallSeconds: outcome.wallSeconds)
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    static func timestamp() -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: Date())
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import GuestWire
+import Logging
+import Subprocess
+
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
+
+/// The outcome of one QEMU guest run, success or not. Failures are data
+/// (they become failed records), not thrown errors.
+public struct GuestRunOutcome: Sendable {
+    public var result: GuestResult?
+    public var failure: String?
+    public var consoleTail: [String]
+    public var stderrTail: [String]
+    public var wallSeconds: Double
+    /// True when the guest printed its ready marker.
+    public var reachedDriver: Bool
+}
+
+/// Starts QEMU for one run, watches the console file, enforces a deadline
+/// and always reaps the process.
+public struct GuestLauncher: Sendable {
+    public var logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    /// - Parameters:
+    ///   - stopAtReady: end the run as soon as the driver reports ready (accel probe).
+    public func run(_ command: QemuCommand, workDirectory: String, deadline: Duration, stopAtReady: Bool = false) async -> GuestRunOutcome {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let stderrPath = workDirectory + "/qemu.stderr"
+        FileManager.default.createFile(atPath: command.consolePath, contents: nil, attributes: [.posixPermissions: 0o600])
+        let errFD = open(stderrPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard errFD >= 0 else {
+            return GuestRunOutcome(
+                result: nil, failure: "cannot create \(stderrPath): \(errnoText(errno))", consoleTail: [], stderrTail: [],
+                wallSeconds: 0, reachedDriver: false)
+        }
+        var options = PlatformOptions()
+        options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: .seconds(2))]
+
+        enum Watch: Sendable { case exited, timedOut, ready, resultSeen }
+        var watch: Watch = .exited
+        var launchError: String?
+        var status: TerminationStatus?
+        do {
+            let argv = command.argv
+            let r = try await Subprocess.run(
+                .path(FilePath(argv[0]).isAbsolute ? FilePath(argv[0]) : FilePath(Self.resolve(argv[0]))),
+                arguments: Arguments(Array(argv.dropFirst())),
+                platformOptions: options,
+                input: .none,
+                output: .discarded,
+                error: .fileDescriptor(.init(rawValue: errFD), closeAfterSpawningProcess: true)
+            ) { execution in
+                let pid = execution.processIdentifier.value
+                ActiveProcesses.register(pid)
+                defer { ActiveProcesses.unregister(pid) }
+                logger.debug("qemu started", metadata: ["qemu.pid": "\(pid)"])
+                let end = started.advanced(by: deadline)
+                while true {
+                    if !Self.isRunning(pid) { return Watch.exited }
+                    if clock.now >= end {
+                        await execution.teardown(using: [.gracefulShutDown(allowedDurationToNextStep: .seconds(2))])
+                        return Watch.timedOut
+                    }
+                    let console = (try? String(contentsOfFile: command.consolePath, encoding: .utf8)) ?? ""
+                    if stopAtReady, ConsoleTranscript.sawReady(console) {
+                        await execution.teardown(using: [.gracefulShutDown(allowedDurationToNextStep: .seconds(1))])
+                        return Watch.ready
+                    }
+                    if console.contains(ConsoleProtocol.resultMarker) || console.contains(ConsoleProtocol.errorMarker) {
+                        // The guest powers off by itself; give it a moment, then insist.
+                        let grace = clock.now.advanced(by: .seconds(5))
+                        while Self.isRunning(pid), clock.now < grace { try await Task.sleep(for: .milliseconds(50)) }
+                        if Self.isRunning(pid) { await execution.teardown(using: [.gracefulShutDown(allowedDurationToNextStep: .seconds(1))]) }
+                        return Watch.resultSeen
+                    }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            watch = r.closureResult
+            status = r.terminationStatus
+        } catch is CancellationError {
+            launchError = "interrupted"
+        } catch {
+            launchError = "could not run \(command.argv[0]): \(error)"
+        }
+
+        let wall = clock.now - started
+        let console = (try? String(contentsOfFile: command.consolePath, encoding: .utf8)) ?? ""
+        let stderrText = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
+        var outcome = GuestRunOutcome(
+            result: nil, failure: nil,
+            consoleTail: ConsoleTranscript.tail(console), stderrTail: ConsoleTranscript.tail(stderrText, lines: 10),
+            wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18,
+            reachedDriver: ConsoleTranscript.sawReady(console))
+        if let launchError {
+            outcome.failure = launchError
+            return outcome
+        }
+        if stopAtReady && watch == .ready { return outcome }
+        switch ConsoleTranscript.parse(console) {
+        case .result(let r):
+            outcome.result = r
+            if r.ioErrors > 0 { outcome.failure = "guest saw \(r.ioErrors) I/O errors; first: \(r.firstError ?? "?")" }
+        case .guestError(let why):
+            outcome.failure = "guest driver failed: \(why)"
+        case .malformed(let why):
+            outcome.failure = "guest output unusable: \(why)"
+        case .silent:
+            if watch == .timedOut {
+                outcome.failure = "timed out after \(deadline) without a result (QEMU killed); guest \(outcome.reachedDriver ? "reached" : "never reached") the driver"
+            } else {
+                let st = status.map { "\($0)" } ?? "unknown status"
+                let hint = outcome.stderrTail.last.map { ": \($0)" } ?? ""
+                outcome.failure = "QEMU exited (\(st)) before the guest reported a result\(hint)"
+            }
+        }
+        return outcome
+    }
+
+    /// Whether `pid` is alive and not a zombie awaiting reaping.
+    static func isRunning(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+        guard let close = stat.lastIndex(of: ")") else { return false }
+        let rest = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces)
+        return !(rest.hasPrefix("Z") || rest.hasPrefix("X"))
+    }
+
+    /// Resolves a bare tool name on PATH (QEMU's argv[0] is stored as given).
+    static func resolve(_ name: String) -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for dir in path.split(separator: ":") {
+            let p = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return name
+    }
+}

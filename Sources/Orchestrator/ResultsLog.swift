@@ -1,0 +1,76 @@
+import BenchSpec
+import Foundation
+
+/// `results.jsonl`: one record per line, appended and flushed to disk
+/// (fsync) as each run ends, so a crash or Ctrl-C loses nothing finished.
+public final class ResultsLog {
+    public let path: String
+    private let fd: Int32
+    private let encoder: JSONEncoder
+
+    public init(path: String) throws(OrchestratorError) {
+        self.path = path
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io(what: "cannot open results log", path: path, errno: errno) }
+        encoder = Self.makeEncoder()
+    }
+
+    deinit { close(fd) }
+
+    /// The encoder every records file uses: sorted keys, one line per record.
+    public static func makeEncoder() -> JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }
+
+    public func append(_ record: RunRecord) throws(OrchestratorError) {
+        var data: Data
+        do { data = try encoder.encode(record) } catch { throw .io(what: "cannot encode record for", path: path, errno: EINVAL) }
+        data.append(0x0A)
+        let ok = data.withUnsafeBytes { buf -> Bool in
+            var off = 0
+            while off < buf.count {
+                let n = write(fd, buf.baseAddress! + off, buf.count - off)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                off += n
+            }
+            return true
+        }
+        guard ok, fsync(fd) == 0 else { throw .io(what: "cannot write results log", path: path, errno: errno) }
+    }
+
+    /// Reads every complete record; a torn last line (power loss mid-write)
+    /// is skipped, any other bad line is an error naming its number.
+    public static func read(path: String) throws(RecordsError) -> [RunRecord] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path) }
+        let lines = data.split(separator: 0x0A, omittingEmptySubsequences: false)
+        let decoder = JSONDecoder()
+        var out: [RunRecord] = []
+        for (i, line) in lines.enumerated() where !line.isEmpty {
+            do {
+                out.append(try decoder.decode(RunRecord.self, from: Data(line)))
+            } catch {
+                let isLast = i == lines.count - 1
+                if isLast { continue }  // torn tail: the run it belonged to did not finish
+                throw .badLine(path, i + 1, "\(error)")
+            }
+        }
+        return out
+    }
+}
+
+public enum RecordsError: Error, CustomStringConvertible {
+    case unreadable(String)
+    case badLine(String, Int, String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let p): "cannot read records: \(p) (expected a results directory or its results.jsonl)"
+        case .badLine(let p, let n, let why): "\(p):\(n): not a run record: \(why)"
+        }
+    }
+}

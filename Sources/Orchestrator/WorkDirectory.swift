@@ -1,0 +1,33 @@
+import Foundation
+
+/// A private (0700) scratch directory for one harness invocation: images,
+/// console logs, stderr. Removed by `remove()`, which callers run on every
+/// exit path.
+public final class WorkDirectory: Sendable {
+    public let path: String
+
+    /// Creates `$TMPDIR/qcow2-cache-bench.XXXXXX` (or under `parent`).
+    public init(parent: String? = nil) throws(OrchestratorError) {
+        let base = parent ?? ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/var/tmp"
+        var template = Array("\(base)/qcow2-cache-bench.XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { buf -> Bool in
+            guard let base = buf.baseAddress else { return false }
+            return mkdtemp(base) != nil
+        }
+        guard made else { throw .io(what: "cannot create work directory under", path: base, errno: errno) }
+        path = String(cString: template)
+        chmod(path, 0o700)
+        ActiveWorkDirectories.register(path)
+    }
+
+    /// Removes the directory and everything in it.
+    public func remove() {
+        try? FileManager.default.removeItem(atPath: path)
+        ActiveWorkDirectories.unregister(path)
+    }
+
+    /// Removes one file inside the directory (an image between runs).
+    public func removeFile(_ name: String) {
+        try? FileManager.default.removeItem(atPath: path + "/" + name)
+    }
+}
