@@ -41,7 +41,10 @@ public enum Span: Hashable, Sendable, Codable, CustomStringConvertible {
     /// Bytes of a disk of `diskSize` that the span covers.
     public func bytes(of diskSize: ByteSize) -> UInt64 {
         switch self {
-        case .percent(let p): return diskSize.bytes / 100 * UInt64(p)
+        case .percent(let p):
+            // floor(bytes * p / 100) without overflow; exact at 100%.
+            let q = UInt64(p)
+            return diskSize.bytes / 100 * q + diskSize.bytes % 100 * q / 100
         case .bytes(let b): return min(b.bytes, diskSize.bytes)
         }
     }
@@ -157,8 +160,13 @@ public struct Cell: Hashable, Sendable, Codable {
         case .raw: return "raw-\(geometry.diskSize)-\(hostIO.cache)-\(hostIO.aio)-\(workloadTag)"
         case .qcow2:
             let c = cache
+            // Non-default image options are appended only when set, so the ids
+            // of ordinary cells stay short and stable.
+            var cluster = "c\(geometry.clusterSize)"
+            if geometry.refcountBits != 16 { cluster += "-rb\(geometry.refcountBits)" }
+            if geometry.extendedL2 { cluster += "-xl2" }
             return [
-                "qcow2", (state ?? .preallocated).rawValue, geometry.diskSize.description, "c\(geometry.clusterSize)",
+                "qcow2", (state ?? .preallocated).rawValue, geometry.diskSize.description, cluster,
                 "l2=\(c.l2CacheSize)", "e=\(c.l2CacheEntrySize)", "rc=\(c.refcountCacheSize)", "ci=\(c.cacheCleanInterval)",
                 hostIO.cache, hostIO.aio, workloadTag,
             ].joined(separator: "-")

@@ -1,0 +1,123 @@
+import Qcow2Geometry
+
+extension Matrix {
+    /// Checks every rule a matrix must meet before anything starts, and throws
+    /// the first broken one. `parse` calls it; so should code that builds or
+    /// edits a matrix by hand.
+    ///
+    /// Rules on combinations (cache settings against the image geometry,
+    /// `aio=native` against the host cache mode) are checked only on cells
+    /// that remain after exclusions, so an `[[exclude]]` can drop a
+    /// combination QEMU would refuse. An exclusion that matches no cell is
+    /// allowed (it may be kept while an axis is narrowed for a quick run).
+    public func validate() throws(MatrixError) {
+        do throws(InvalidValue) {
+            try validateScalars()
+            try validateAxes()
+        } catch {
+            throw MatrixError(source: source, error)
+        }
+
+        let product = productSize
+        if (product ?? .max) > Self.maxCells {
+            let count = product.map { "\($0)" } ?? "more than \(Int.max)"
+            throw MatrixError(
+                source: source,
+                reason: .matrix(key: "matrix", message: "the axes multiply to \(count) cells; at most \(Self.maxCells) are allowed"))
+        }
+        let cells = qcow2Cells()
+        if cells.isEmpty {
+            throw MatrixError(
+                source: source,
+                reason: .matrix(key: "exclude", message: "the [[exclude]] tables drop every qcow2 cell; nothing would be measured"))
+        }
+        do throws(InvalidValue) {
+            for cell in cells { try Self.validateCombination(cell) }
+        } catch {
+            throw MatrixError(source: source, error)
+        }
+    }
+
+    /// Letters, digits, `-`, `_` and `.`: safe in file names and CSV cells.
+    static func isValidName(_ name: String) -> Bool {
+        let allowed: Set<Character> = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+        return (1...64).contains(name.count) && name.allSatisfy(allowed.contains)
+    }
+
+    private func validateScalars() throws(InvalidValue) {
+        if !Self.isValidName(name) {
+            throw InvalidValue(
+                field: "name", value: name,
+                rule: "must be 1 to 64 characters: letters, digits, '-', '_' or '.'")
+        }
+        do throws(InvalidValue) {
+            try workload.validate(prefix: "workload.")
+        } catch {
+            // Workload names fields like CLI options; point at the TOML key.
+            throw error.field == "workload.block-size" ? error.at("workload.block_size") : error
+        }
+        if workload.runtime.milliseconds == 0 {
+            throw InvalidValue(field: "workload.runtime", value: workload.runtime.description, rule: "must be greater than zero")
+        }
+        if !Self.repetitionRange.contains(repetitions) {
+            throw InvalidValue(
+                field: "workload.repeat", value: "\(repetitions)",
+                rule: "must be from \(Self.repetitionRange.lowerBound) to \(Self.repetitionRange.upperBound)")
+        }
+        for disk in diskSizes where workload.span.bytes(of: disk) < workload.blockSize.bytes {
+            throw InvalidValue(
+                field: "workload.span", value: workload.span.description,
+                rule: "must cover at least one block (\(workload.blockSize)) of every disk; on \(disk) it covers \(workload.span.bytes(of: disk)) bytes")
+        }
+    }
+
+    private func validateAxes() throws(InvalidValue) {
+        for axis in Axis.allCases {
+            let values = values(of: axis)
+            if values.isEmpty {
+                throw InvalidValue(field: axis.keyPath, value: "[]", rule: "an axis must list at least one value")
+            }
+            var seen: Set<String> = []
+            for value in values {
+                if seen.insert(value).inserted { continue }
+                throw InvalidValue(
+                    field: axis.keyPath, value: value,
+                    rule: "appears twice; list each value once (sizes compare by value, so 64K and 65536 are the same)")
+            }
+        }
+        for disk in diskSizes where disk < Self.minDiskSize || disk.bytes % 512 != 0 {
+            throw InvalidValue(field: "image.disk_size", value: disk.description, rule: "must be at least 1M and a multiple of 512 bytes")
+        }
+        for cluster in clusterSizes {
+            for bits in refcountBits {
+                try ImageGeometry(diskSize: .gib(1), clusterSize: cluster, refcountBits: bits)
+                    .validate(clusterField: "image.cluster_size", refcountField: "image.refcount_bits")
+            }
+        }
+        for cache in hostCaches where !HostIO.allowedCache.contains(cache) {
+            throw InvalidValue(field: "host.cache", value: cache, rule: "must be one of \(HostIO.allowedCache.joined(separator: ", "))")
+        }
+        for aio in hostAios where !HostIO.allowedAio.contains(aio) {
+            throw InvalidValue(field: "host.aio", value: aio, rule: "must be one of \(HostIO.allowedAio.joined(separator: ", "))")
+        }
+    }
+
+    /// Rules QEMU would enforce (or silently work around) when opening this
+    /// cell's image, checked here so a bad matrix fails before the first boot.
+    static func validateCombination(_ cell: Cell) throws(InvalidValue) {
+        try QemuCacheModel.validate(cell.cache, geometry: cell.geometry, fieldPrefix: "cache.")
+        if let refcount = cell.cache.refcountCacheSize.value {
+            let minimum = cell.geometry.clusterSize.bytes * QemuCacheModel.minRefcountClusters
+            if refcount.bytes < minimum {
+                throw InvalidValue(
+                    field: "cache.refcount_cache_size", value: refcount.description,
+                    rule: "must hold at least \(QemuCacheModel.minRefcountClusters) refcount blocks of the cluster size \(cell.geometry.clusterSize) (at least \(ByteSize(minimum))); QEMU would silently raise it")
+            }
+        }
+        if cell.hostIO.aio == "native" && !cell.hostIO.direct {
+            throw InvalidValue(
+                field: "host.aio", value: "native",
+                rule: "needs O_DIRECT, but host.cache \"\(cell.hostIO.cache)\" is buffered and QEMU refuses the pair; use cache none or directsync, aio threads or io_uring, or an [[exclude]] with cache = \"\(cell.hostIO.cache)\" and aio = \"native\"")
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import Qcow2Geometry
+import Testing
+
+@testable import BenchSpec
+
+@Suite("Default and bundled matrices")
+struct DefaultMatrixTests {
+    /// `Benchmarks/` at the package root, found from this file's path.
+    static let benchmarks: String = {
+        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(3)  // BenchSpecTests/<file>, Tests
+        return parts.joined(separator: "/") + "/Benchmarks"
+    }()
+
+    @Test func embeddedTextEqualsBenchmarksDefaultToml() throws {
+        let onDisk = try readFile(Self.benchmarks + "/default.toml")
+        #expect(
+            DefaultMatrix.toml == onDisk,
+            "Sources/BenchSpec/DefaultMatrix.swift is out of date: paste Benchmarks/default.toml into it")
+    }
+
+    @Test func embeddedDefaultParses() throws {
+        let m = try Matrix.parse(toml: DefaultMatrix.toml, source: "<embedded default>")
+        #expect(m == Matrix.embeddedDefault)
+        #expect(m.source == "<embedded default>")
+        #expect(m.name == "default")
+        #expect(m.hash == (try Matrix.load(path: Self.benchmarks + "/default.toml")).hash)
+    }
+
+    @Test func defaultSweepsL2CoverageUpToFull() throws {
+        let m = Matrix.embeddedDefault
+        let cells = m.cells()
+        #expect(cells.map(\.kind) == [.null] + Array(repeating: .qcow2, count: 5))
+        let coverage = cells.compactMap { $0.effectiveCache?.l2CoveragePercent }
+        #expect(coverage == [6.25, 25, 50, 100, 100])
+        #expect(Set(cells.map(\.id)).count == cells.count)
+    }
+
+    @Test func defaultFitsItsTimeBudget() {
+        // ~3 s boot + ~1 s teardown per run under TCG on 2 cores; the
+        // contract is "finishes in minutes", budgeted at about 6.
+        let m = Matrix.embeddedDefault
+        #expect(m.runCount == 18)
+        #expect(m.estimatedSeconds(overheadSeconds: 4) <= 6 * 60)
+    }
+
+    @Test func smokeMatrixIsSmallAndContrasting() throws {
+        let m = try Matrix.load(path: Self.benchmarks + "/smoke.toml")
+        #expect(m.name == "smoke")
+        let cells = m.cells()
+        #expect(cells.count == 2)
+        #expect(cells.allSatisfy { $0.kind == .qcow2 && $0.geometry.diskSize == .gib(1) })
+        #expect(cells.compactMap { $0.effectiveCache?.l2CoveragePercent } == [12.5, 100])
+        #expect(m.repetitions == 2)
+        #expect(m.estimatedSeconds() <= 60)
+    }
+
+    @Test func everyBundledMatrixParses() throws {
+        for name in ["default.toml", "smoke.toml"] {
+            _ = try Matrix.load(path: Self.benchmarks + "/" + name)
+        }
+    }
+}
