@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "BenchSpecTests", dependencies: ["BenchSpec"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting"], exclude: ["Snapshots"]),
         .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator"]),
-        .testTarget(name: "BenchCLITests", dependencies: ["Orchestrator"]),
+        .testTarget(name: "BenchCLITests", dependencies: ["Orchestrator", "BenchSpec", "bench"]),
     ],
     swiftLanguageModes: [.v6]
 )

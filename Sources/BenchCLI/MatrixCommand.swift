@@ -1,6 +1,186 @@
 import ArgumentParser
+import BenchSpec
+import Foundation
+import Orchestrator
+import Qcow2Geometry
 
+/// `bench --matrix [FILE]`: every cell of a matrix, repeated, into one
+/// results directory with CSV, Markdown and SVG reports.
 struct MatrixCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "matrix", abstract: "Run a matrix (coming).")
-    func run() async throws {}
+    static let configuration = CommandConfiguration(
+        commandName: "matrix",
+        abstract: "Run a matrix of cache configurations (the default when no subcommand is given).",
+        discussion: "Without FILE, runs the default matrix built into the binary (same content as Benchmarks/default.toml).")
+
+    @Flag(name: .customLong("matrix"), help: "Run a matrix: the default one, or FILE.")
+    var matrixFlag = false
+
+    @Argument(help: ArgumentHelp("Matrix file (TOML).", valueName: "file"))
+    var file: String?
+
+    @Option(help: "Override [workload] runtime (e.g. 4s).") var runtime: String?
+    @Option(help: "Override [workload] ramp.") var ramp: String?
+    @Option(name: .customLong("repeat"), help: "Override [workload] repeat.") var repetitions: Int?
+    @Option(help: "Override the matrix seed (run order and guest offsets).") var seed: UInt64?
+    @Option(help: ArgumentHelp("Output directory (default results/<UTC timestamp>).", valueName: "dir")) var output: String?
+    @Flag(help: "Print the expanded cells and an estimated wall time; start nothing.") var dryRun = false
+    @OptionGroup var guest: GuestOptions
+
+    func loadMatrix() throws -> Matrix {
+        var m: Matrix
+        do {
+            m = try file.map { (path) throws(MatrixError) in try Matrix.load(path: path) } ?? Matrix.embeddedDefault
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let rt = try runtime.map { (v) throws in try parsed { () throws(InvalidValue) in try TimeSpan(parsing: v, field: "--runtime") } }
+        let rp = try ramp.map { (v) throws in try parsed { () throws(InvalidValue) in try TimeSpan(parsing: v, field: "--ramp", allowZero: true) } }
+        if let r = repetitions, !Matrix.repetitionRange.contains(r) {
+            throw ValidationError(InvalidValue(field: "--repeat", value: "\(r)", rule: "must be from 1 to 100").description)
+        }
+        m.override(runtime: rt, ramp: rp, repetitions: repetitions)
+        if let seed { m.seed = seed }
+        return m
+    }
+
+    func validate() throws {
+        guard matrixFlag || file != nil else {
+            throw CleanExit.helpRequest(Bench.self)
+        }
+        _ = try loadMatrix()
+        if let output, FileManager.default.fileExists(atPath: output + "/results.jsonl") {
+            throw ValidationError("--output: invalid value \"\(output)\": already holds results.jsonl; choose a new directory (results are never overwritten)")
+        }
+        var isDir: ObjCBool = false
+        if let output, FileManager.default.fileExists(atPath: output, isDirectory: &isDir), !isDir.boolValue {
+            throw ValidationError("--output: invalid value \"\(output)\": exists and is not a directory")
+        }
+    }
+
+    func run() async throws {
+        let matrix = try loadMatrix()
+        let cells = matrix.cells()
+        let plan = RunPlan.make(cells: cells, repetitions: matrix.repetitions, seed: matrix.seed)
+        if dryRun {
+            print(DryRun.text(matrix: matrix, cells: cells, runs: plan.count))
+            return
+        }
+
+        let outputDir = output ?? "results/\(Self.timestampDirectoryName())"
+        do { try MatrixSession.prepareOutput(outputDir) } catch { throw fail(error.description, code: 2) }
+
+        let logger = guest.makeLogger()
+        let progress = ProgressReporter()
+        progress.note("matrix \(matrix.name) (\(matrix.hash)): \(cells.count) cells x \(matrix.repetitions) = \(plan.count) runs -> \(outputDir)")
+        let harness: Harness
+        do {
+            harness = try await Harness.prepare(
+                kernelDirectory: guest.kernel, accel: guest.accel.rawValue, matrixName: matrix.name, matrixHash: matrix.hash,
+                seed: matrix.seed, logger: logger)
+        } catch {
+            throw fail(error.description, code: 2)
+        }
+        progress.note("accelerator: \(harness.context.accel.accel) (\(harness.context.accel.reason))")
+
+        let started = ContinuousClock.now
+        let session = MatrixSession(harness: harness, outputDirectory: outputDir)
+        let task = Task { () async throws(OrchestratorError) -> [RunRecord] in
+            try await session.run(plan) { record, i, n in progress.finished(record, index: i, total: n) }
+        }
+        Interrupts.install { task.cancel() }
+        let result = await task.result
+        harness.shutdown()
+        let wall = ContinuousClock.now - started
+
+        let records: [RunRecord]
+        switch result {
+        case .success(let r): records = r
+        case .failure(let e): throw fail("\(e)", code: 1)
+        }
+        let interrupted = task.isCancelled
+
+        if !records.isEmpty {
+            do {
+                try ReportFiles.write(records: records, to: outputDir)
+            } catch {
+                throw fail("writing reports: \(error)", code: 1)
+            }
+            if output == nil { ReportFiles.pointLatest(at: outputDir) }
+        }
+
+        let wallSeconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+        print(MatrixSummary.text(records: records, planned: plan.count, wallSeconds: wallSeconds, outputDirectory: outputDir))
+        if interrupted {
+            progress.note("interrupted after \(records.count) of \(plan.count) runs; finished runs are in \(outputDir)/results.jsonl")
+            throw ExitCode(130)
+        }
+        if MatrixSummary.cellsWithoutSuccess(records).count > 0 { throw ExitCode(1) }
+    }
+
+    /// `2026-11-27T031500Z`: sortable, and valid on every file system.
+    static func timestampDirectoryName() -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyy-MM-dd'T'HHmmss'Z'"
+        return f.string(from: Date())
+    }
+}
+
+/// What `--dry-run` prints.
+enum DryRun {
+    /// Rough per-run cost under TCG on a 2-core host: boot + image + teardown.
+    static let overheadSeconds = 6.0
+
+    static func text(matrix: Matrix, cells: [Cell], runs: Int) -> String {
+        var lines = ["matrix \(matrix.name) (\(matrix.source), hash \(matrix.hash)): \(cells.count) cells x \(matrix.repetitions) repeats = \(runs) runs, seed \(matrix.seed)"]
+        lines.append("")
+        let header = ["cell", "kind", "disk", "cluster", "l2_cache_size", "eff_l2", "entry", "l2_cov%", "refcount", "rc_cov%", "clean"]
+        var rows = [header]
+        for c in cells {
+            let e = c.effectiveCache
+            rows.append([
+                c.id, c.kind == .qcow2 ? (c.state?.rawValue ?? "") : c.kind.rawValue, c.geometry.diskSize.description,
+                c.kind == .qcow2 ? c.geometry.clusterSize.description : "-",
+                c.kind == .qcow2 ? c.cache.l2CacheSize.description : "-",
+                e.map { $0.l2CacheBytes.description } ?? "-", e.map { $0.l2EntrySize.description } ?? "-",
+                e.map { String(format: "%.2f", $0.l2CoveragePercent) } ?? "-",
+                e.map { "\(c.cache.refcountCacheSize)->\($0.refcountCacheBytes)" } ?? "-",
+                e.map { String(format: "%.2f", $0.refcountCoveragePercent) } ?? "-",
+                e.map { "\(c.cache.cacheCleanInterval)->\($0.cacheCleanInterval)s" } ?? "-",
+            ])
+        }
+        let widths = header.indices.map { i in rows.map { $0[i].count }.max() ?? 0 }
+        for r in rows {
+            lines.append(r.enumerated().map { i, v in v.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+        }
+        let measured = Double(runs) * (matrix.workload.ramp.seconds + matrix.workload.runtime.seconds)
+        let estimate = measured + Double(runs) * overheadSeconds
+        lines.append("")
+        lines.append(String(format: "estimated wall time: %@ (%.0f s measuring + ~%.0f s boot/prep per run)", ProgressReporter.clock(estimate), Double(runs) * matrix.workload.runtime.seconds, overheadSeconds))
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// The end-of-matrix summary on stdout.
+enum MatrixSummary {
+    static func cellsWithoutSuccess(_ records: [RunRecord]) -> [String] {
+        let ok = Set(records.filter { $0.status == .ok }.map(\.cellID))
+        return Array(Set(records.map(\.cellID)).subtracting(ok)).sorted()
+    }
+
+    static func text(records: [RunRecord], planned: Int, wallSeconds: Double, outputDirectory: String) -> String {
+        let measured = records.filter { $0.status == .ok }.compactMap { $0.result?.seconds }.reduce(0, +)
+        let failed = records.filter { $0.status == .failed }
+        var lines = [
+            String(format: "finished %d of %d runs (%d failed) in %@; measuring %.0f s = %.1f%% of wall time",
+                   records.count, planned, failed.count, ProgressReporter.clock(wallSeconds), measured,
+                   wallSeconds > 0 ? measured / wallSeconds * 100 : 0),
+        ]
+        let bad = cellsWithoutSuccess(records)
+        if !bad.isEmpty { lines.append("cells with no successful run: " + bad.joined(separator: ", ")) }
+        for r in failed.prefix(10) { lines.append("  failed: \(r.cellID) #\(r.repetition): \(r.failure ?? "?")") }
+        lines.append("results: \(outputDirectory)/ (results.jsonl, runs.csv, cells.csv, report.md, coverage.svg)")
+        return lines.joined(separator: "\n")
+    }
 }

@@ -75,6 +75,7 @@ public struct GuestLauncher: Sendable {
                         return Watch.ready
                     }
                     if console.contains(ConsoleProtocol.resultMarker) || console.contains(ConsoleProtocol.errorMarker) {
+                        logger.debug("guest reported", metadata: ["qemu.pid": "\(pid)"])
                         // The guest powers off by itself; give it a moment, then insist.
                         let grace = clock.now.advanced(by: .seconds(5))
                         while Self.isRunning(pid), clock.now < grace { try await Task.sleep(for: .milliseconds(50)) }
@@ -84,6 +85,7 @@ public struct GuestLauncher: Sendable {
                     try await Task.sleep(for: .milliseconds(100))
                 }
             }
+            logger.debug("qemu exited", metadata: ["qemu.status": "\(r.terminationStatus)"])
             watch = r.closureResult
             status = r.terminationStatus
         } catch is CancellationError {

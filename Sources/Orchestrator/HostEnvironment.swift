@@ -42,8 +42,14 @@ public struct HostEnvironment: Sendable, Codable, Hashable {
     }
 
     /// File system type of `path` (ext4, xfs, btrfs, tmpfs, overlay…).
+    /// findmnt names ext4 as such; `stat -f` (the fallback) reports "ext2/ext3".
     public static func filesystemType(of path: String) async -> String {
-        guard let out = try? await ToolRunner.run(["stat", "-f", "-c", "%T", path]), out.succeeded else { return "unknown" }
-        return out.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        for argv in [["findmnt", "-n", "-o", "FSTYPE", "-T", path], ["stat", "-f", "-c", "%T", path]] {
+            if let out = try? await ToolRunner.run(argv), out.succeeded {
+                let fs = out.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                if !fs.isEmpty { return fs }
+            }
+        }
+        return "unknown"
     }
 }

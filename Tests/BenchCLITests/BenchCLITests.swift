@@ -1,0 +1,147 @@
+import BenchSpec
+import Foundation
+import Orchestrator
+import Testing
+
+extension Tag {
+    /// Boots real QEMU guests through the `bench` binary.
+    @Tag static var endToEnd: Self
+}
+
+/// The built `bench` executable, next to this test bundle.
+func benchBinary() -> String {
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("bench").path
+}
+
+func bench(_ args: [String], in dir: String? = nil) async throws -> ToolOutput {
+    try await ToolRunner.run([benchBinary()] + args, workingDirectory: dir)
+}
+
+func exitCode(_ out: ToolOutput) -> Int32? {
+    if case .exited(let c) = out.status { return c }
+    return nil
+}
+
+func makeTempDir() throws -> String {
+    let dir = NSTemporaryDirectory() + "bench-cli-test-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+/// Bad input: one line naming field, value and rule; exit 2; nothing started or written.
+@Suite struct BadInputTests {
+    static let cases: [([String], String)] = [
+        (["run", "--l2-cache-size", "12Q"], "--l2-cache-size: invalid value \"12Q\""),
+        (["run", "--disk-size=-1"], "--disk-size: invalid value \"-1\""),
+        (["run", "--disk-size", "1.5M"], "--disk-size: invalid value \"1.5M\""),
+        (["run", "--disk-size", "0"], "--disk-size: invalid value \"0\""),
+        (["run", "--disk-size", "99999999999999999999"], "--disk-size"),
+        (["run", "--cluster-size", "3000"], "--cluster-size: invalid value \"3000\": qcow2 cluster sizes are powers of two from 512 to 2M"),
+        (["run", "--cluster-size", "4M"], "--cluster-size"),
+        (["run", "--l2-cache-entry-size", "128K"], "--l2_cache_entry_size"),
+        (["run", "--cache-clean-interval=-3"], "--cache-clean-interval: invalid value \"-3\""),
+        (["run", "--runtime", "10x"], "--runtime: invalid value \"10x\""),
+        (["run", "--iodepth", "0"], "--iodepth: invalid value \"0\""),
+        (["run", "--disk", "raw", "--refcount-cache-size", "1M"], "apply only to --disk qcow2"),
+        (["run", "--accel", "xen"], "xen"),
+        (["run", "--kernel", "/nonexistent/kernel"], "guest kernel not found at /nonexistent/kernel"),
+        (["--matrix", "/nonexistent.toml"], "/nonexistent.toml: cannot read matrix file"),
+        (["--matrix", "--repeat", "0"], "--repeat: invalid value \"0\""),
+        (["report", "/nonexistent-dir"], "cannot read records"),
+    ]
+
+    @Test(arguments: cases)
+    func rejected(args: [String], expected: String) async throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = try await bench(args, in: dir)
+        #expect(exitCode(out) == 2, "stdout: \(out.stdout) stderr: \(out.stderr)")
+        let lines = out.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "expected one line, got: \(out.stderr)")
+        #expect(out.stderr.contains(expected), "stderr: \(out.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty, "bad input wrote files")
+    }
+
+    @Test func badMatrixFileNamesFileKeyAndValue() async throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/bad.toml"
+        try "[cache]\nl2_cache_size = [\"64K\", \"12Q\"]\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let out = try await bench(["--matrix", file, "--output", dir + "/out"])
+        #expect(exitCode(out) == 2)
+        #expect(out.stderr.hasPrefix("error: \(file): cache.l2_cache_size: invalid value \"12Q\""), "\(out.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out"))
+    }
+
+    @Test func outputThatIsAFileIsRefused() async throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/taken"
+        try "x".write(toFile: file, atomically: true, encoding: .utf8)
+        let out = try await bench(["--matrix", "--output", file])
+        #expect(exitCode(out) == 2)
+        #expect(out.stderr.contains("exists and is not a directory"))
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "x")
+    }
+
+    @Test func dryRunStartsNothing() async throws {
+        let out = try await bench(["--matrix", "--dry-run"])
+        #expect(exitCode(out) == 0)
+        #expect(out.stdout.contains("6 cells x 3 repeats = 18 runs"))
+        #expect(out.stdout.contains("estimated wall time"))
+    }
+}
+
+/// A real two-cell matrix through the binary: records, reports, rebuild.
+@Suite(.tags(.endToEnd), .serialized)
+struct MatrixEndToEndTests {
+    @Test func twoCellMatrixWritesRecordsAndReproducibleReports() async throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/two.toml"
+        try """
+            name = "two"
+            [workload]
+            ramp = "0s"
+            runtime = "2s"
+            repeat = 2
+            [image]
+            disk_size = ["1G"]
+            [cache]
+            l2_cache_size = ["16K", "default"]
+            [reference]
+            null = true
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let outDir = dir + "/out"
+        let out = try await bench(["--matrix", file, "--output", outDir])
+        #expect(exitCode(out) == 0, "\(out.stdout)\n\(out.stderr)")
+        #expect(out.stdout.contains("finished 6 of 6 runs (0 failed)"), "\(out.stdout)")
+        #expect(out.stdout.contains("of wall time"))
+
+        let records = try ResultsLog.read(path: outDir + "/results.jsonl")
+        #expect(records.count == 6)  // (2 qcow2 + 1 null) x 2
+        #expect(Set(records.map(\.cellID)).count == 3)
+        #expect(records.allSatisfy { $0.schemaVersion == RunRecord.currentSchemaVersion && $0.status == .ok })
+        #expect(records.allSatisfy { !$0.provenance.qemuCommandLine.isEmpty && $0.provenance.gitRevision != "" })
+
+        let names = ["runs.csv", "cells.csv", "report.md", "coverage.svg"]
+        var before: [String: Data] = [:]
+        for n in names {
+            before[n] = try Data(contentsOf: URL(fileURLWithPath: outDir + "/" + n))
+            try FileManager.default.removeItem(atPath: outDir + "/" + n)
+        }
+        let rebuilt = try await bench(["report", outDir])
+        #expect(exitCode(rebuilt) == 0, "\(rebuilt.stderr)")
+        for n in names {
+            let after = try Data(contentsOf: URL(fileURLWithPath: outDir + "/" + n))
+            #expect(after == before[n], "\(n) differs after bench report")
+        }
+        let cells = try String(contentsOfFile: outDir + "/cells.csv", encoding: .utf8)
+        #expect(cells.hasPrefix(
+            "cell,state,disk_size,cluster_size,l2_cache_size,l2_cache_entry_size,refcount_cache_size,cache_clean_interval,l2_coverage_pct,refcount_coverage_pct,runs,iops_mean,iops_stdev,iops_ci95,iops_min,iops_max,lat_p50_us,lat_p99_us,vs_ceiling_pct"))
+
+        let again = try await bench(["--matrix", file, "--output", outDir])
+        #expect(exitCode(again) == 2, "an existing results directory must not be overwritten")
+    }
+}
