@@ -24,6 +24,9 @@ struct MatrixCommand: AsyncParsableCommand {
     @Option(help: "Override the matrix seed (run order and guest offsets).") var seed: UInt64?
     @Option(help: ArgumentHelp("Output directory (default results/<UTC timestamp>).", valueName: "dir")) var output: String?
     @Flag(help: "Print the expanded cells and an estimated wall time; start nothing.") var dryRun = false
+    @Option(help: ArgumentHelp("Continue an interrupted matrix in DIR (same matrix file and overrides); recorded runs are skipped.", valueName: "dir"))
+    var resume: String?
+    @Option(help: "Extra attempts for a run that fails; every attempt is recorded.") var retries = 1
     @OptionGroup var guest: GuestOptions
 
     func loadMatrix() throws -> Matrix {
@@ -47,7 +50,15 @@ struct MatrixCommand: AsyncParsableCommand {
         guard matrixFlag || file != nil else {
             throw CleanExit.helpRequest(Bench.self)
         }
-        _ = try loadMatrix()
+        let matrix = try loadMatrix()
+        if !(0...5).contains(retries) {
+            throw ValidationError(InvalidValue(field: "--retries", value: "\(retries)", rule: "must be from 0 to 5").description)
+        }
+        if let resume {
+            if output != nil { throw ValidationError("--output: cannot be combined with --resume (the results go back into the resumed directory)") }
+            _ = try Self.resumeState(resume, matrix: matrix)
+            return
+        }
         if let output, FileManager.default.fileExists(atPath: output + "/results.jsonl") {
             throw ValidationError("--output: invalid value \"\(output)\": already holds results.jsonl; choose a new directory (results are never overwritten)")
         }
@@ -66,8 +77,16 @@ struct MatrixCommand: AsyncParsableCommand {
             return
         }
 
-        let outputDir = output ?? "results/\(Self.timestampDirectoryName())"
-        do { try MatrixSession.prepareOutput(outputDir) } catch { throw fail(error.description, code: 2) }
+        let outputDir = resume ?? output ?? "results/\(Self.timestampDirectoryName())"
+        let lock: DirectoryLock
+        do {
+            try MatrixSession.prepareOutput(outputDir)
+            lock = try DirectoryLock(outputDir)
+        } catch {
+            throw fail(error.description, code: 2)
+        }
+        defer { lock.release() }
+        let previous = try resume.map { try Self.resumeState($0, matrix: matrix) } ?? ResumeState(records: [])
 
         let logger = guest.makeLogger()
         let progress = ProgressReporter()
@@ -81,11 +100,18 @@ struct MatrixCommand: AsyncParsableCommand {
             throw fail(error.description, code: 2)
         }
         progress.note("accelerator: \(harness.context.accel.accel) (\(harness.context.accel.reason))")
+        if resume != nil {
+            progress.note("resuming: \(previous.done.count) of \(plan.count) runs already recorded, \(plan.count - previous.done.count) to go")
+        }
+        var ready = harness
+        ready.context.extraKernelParameters = guest.kernelArgs
 
         let started = ContinuousClock.now
-        let session = MatrixSession(harness: harness, outputDirectory: outputDir)
+        let session = MatrixSession(harness: ready, outputDirectory: outputDir, retries: retries)
         let task = Task { () async throws(OrchestratorError) -> [RunRecord] in
-            try await session.run(plan) { record, i, n in progress.finished(record, index: i, total: n) }
+            try await session.run(plan, done: previous.done, firstSequence: previous.nextSequence) { record, i, n in
+                progress.finished(record, index: i, total: n)
+            }
         }
         Interrupts.install { task.cancel() }
         let result = await task.result
@@ -94,7 +120,7 @@ struct MatrixCommand: AsyncParsableCommand {
 
         let records: [RunRecord]
         switch result {
-        case .success(let r): records = r
+        case .success(let r): records = previous.records + r
         case .failure(let e): throw fail("\(e)", code: 1)
         }
         let interrupted = task.isCancelled
@@ -111,10 +137,48 @@ struct MatrixCommand: AsyncParsableCommand {
         let wallSeconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
         print(MatrixSummary.text(records: records, planned: plan.count, wallSeconds: wallSeconds, outputDirectory: outputDir))
         if interrupted {
-            progress.note("interrupted after \(records.count) of \(plan.count) runs; finished runs are in \(outputDir)/results.jsonl")
+            progress.note("interrupted: finished runs are in \(outputDir)/results.jsonl; continue with:")
+            progress.note("  \(resumeCommand(outputDir))")
             throw ExitCode(130)
         }
         if MatrixSummary.cellsWithoutSuccess(records).count > 0 { throw ExitCode(1) }
+    }
+
+    /// The command line that continues this matrix in `dir`.
+    func resumeCommand(_ dir: String) -> String {
+        var args = ["bench", "--matrix"]
+        if let file { args.append(file) }
+        if let runtime { args += ["--runtime", runtime] }
+        if let ramp { args += ["--ramp", ramp] }
+        if let repetitions { args += ["--repeat", "\(repetitions)"] }
+        if let seed { args += ["--seed", "\(seed)"] }
+        args += ["--resume", dir]
+        return args.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+    }
+
+    /// Records already in a directory being resumed.
+    struct ResumeState {
+        var records: [RunRecord]
+        var done: Set<RunKey> {
+            Set(records.filter { $0.status == .ok }.map { RunKey(cellID: $0.cellID, repetition: $0.repetition) })
+        }
+        var nextSequence: Int { (records.map(\.sequence).max() ?? -1) + 1 }
+    }
+
+    /// Reads and checks a directory for `--resume`: it must hold records of
+    /// this very matrix (same hash: same file content and overrides).
+    static func resumeState(_ dir: String, matrix: Matrix) throws -> ResumeState {
+        let path = dir + "/results.jsonl"
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ValidationError("--resume: invalid value \"\(dir)\": no results.jsonl there; nothing to resume")
+        }
+        let records: [RunRecord]
+        do { records = try ResultsLog.read(path: path) } catch { throw ValidationError("--resume: \(error)") }
+        if let other = records.first(where: { $0.provenance.matrixHash != matrix.hash }) {
+            throw ValidationError(
+                "--resume: invalid value \"\(dir)\": it holds runs of matrix \(other.provenance.matrixName) (hash \(other.provenance.matrixHash)), not \(matrix.name) (hash \(matrix.hash)); use the same matrix file and overrides")
+        }
+        return ResumeState(records: records)
     }
 
     /// `2026-11-27T031500Z`: sortable, and valid on every file system.

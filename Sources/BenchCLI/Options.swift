@@ -22,6 +22,11 @@ struct GuestOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Log each step to stderr.")
     var verbose = false
 
+    @Option(
+        name: .customLong("kernel-arg"),
+        help: ArgumentHelp("Extra guest kernel parameter, after the workload spec (debugging, fault tests); repeatable.", visibility: .hidden))
+    var kernelArgs: [String] = []
+
     func makeLogger() -> Logger {
         var logger = Logger(label: "bench")
         logger.logLevel = verbose ? .debug : .warning

@@ -76,7 +76,10 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             throw fail(error.description, code: 2)
         }
-        let task = Task { await harness.runner.run(PlannedRun(cell: cell, repetition: 1), sequence: 0) }
+        var ready = harness
+        ready.context.extraKernelParameters = guest.kernelArgs
+        let runner = ready.runner
+        let task = Task { await runner.run(PlannedRun(cell: cell, repetition: 1), sequence: 0) }
         Interrupts.install { task.cancel() }
         let record = await task.value
         harness.shutdown()

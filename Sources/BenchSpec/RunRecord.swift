@@ -16,6 +16,9 @@ public struct RunRecord: Hashable, Sendable, Codable {
     public var repetition: Int
     /// Position of this run in the executed order (0-based).
     public var sequence: Int
+    /// 1-based attempt of this repetition (a failed run is retried); nil in
+    /// records written before retries existed, meaning 1.
+    public var attempt: Int?
     public var status: RunStatus
     /// Why the run failed, one line; nil when it succeeded.
     public var failure: String?
@@ -32,7 +35,7 @@ public struct RunRecord: Hashable, Sendable, Codable {
     public var wallSeconds: Double
 
     public init(
-        cell: Cell, repetition: Int, sequence: Int, status: RunStatus, failure: String? = nil,
+        cell: Cell, repetition: Int, sequence: Int, attempt: Int = 1, status: RunStatus, failure: String? = nil,
         consoleTail: [String]? = nil, stderrTail: [String]? = nil, result: GuestResult?, provenance: Provenance,
         prepSeconds: Double, wallSeconds: Double
     ) {
@@ -41,6 +44,7 @@ public struct RunRecord: Hashable, Sendable, Codable {
         self.cell = cell
         self.repetition = repetition
         self.sequence = sequence
+        self.attempt = attempt == 1 ? nil : attempt
         self.status = status
         self.failure = failure
         self.consoleTail = consoleTail

@@ -17,6 +17,12 @@ public struct RunContext: Sendable {
     public var seed: UInt64
     /// Time allowed from QEMU start to the driver's first I/O.
     public var bootGrace: Duration
+    /// Kernel parameters appended after the workload spec: debugging
+    /// (`loglevel=7`) and fault-injection tests (`rdinit=... -- args`).
+    public var extraKernelParameters: [String] = []
+    /// Time allowed after the measured window for draining in-flight I/O,
+    /// printing the result and powering off.
+    public var drainGrace: Duration = .seconds(15)
 
     public init(
         kernel: GuestKernel, initramfs: Initramfs, accel: AccelDecision, host: HostEnvironment, imageFilesystem: String,
@@ -58,11 +64,11 @@ public struct BenchRunner: Sendable {
         }
         return QemuCommand(
             accel: context.accel.accel, kernel: context.kernel.vmlinuz, initrd: context.initramfs.path,
-            kernelParameters: [spec.kernelParameter], disk: disk, consolePath: console)
+            kernelParameters: [spec.kernelParameter] + context.extraKernelParameters, disk: disk, consolePath: console)
     }
 
     /// Runs one repetition of one cell and returns its record.
-    public func run(_ planned: PlannedRun, sequence: Int) async -> RunRecord {
+    public func run(_ planned: PlannedRun, sequence: Int, attempt: Int = 1) async -> RunRecord {
         let cell = planned.cell
         let clock = ContinuousClock()
         let image = workDirectory.path + "/disk-\(sequence).\(cell.kind == .raw ? "raw" : "qcow2")"
@@ -77,7 +83,6 @@ public struct BenchRunner: Sendable {
             guestKernel: context.kernel.version, hostCPU: context.host.hostCPU, hostKernel: context.host.hostKernel,
             imageFilesystem: context.imageFilesystem, gitRevision: context.host.gitRevision, matrixName: context.matrixName,
             matrixHash: context.matrixHash, seed: context.seed, startedAt: Self.timestamp(), qemuCommandLine: cmd.argv)
-        _ = provenance
 
         // Prepare the image.
         let prepStart = clock.now
@@ -87,20 +92,20 @@ public struct BenchRunner: Sendable {
                 try await ToolRunner.check(create)
             } catch {
                 return RunRecord(
-                    cell: cell, repetition: planned.repetition, sequence: sequence, status: .failed,
+                    cell: cell, repetition: planned.repetition, sequence: sequence, attempt: attempt, status: .failed,
                     failure: "image preparation failed: \(error)", result: nil, provenance: provenance,
                     prepSeconds: Self.seconds(clock.now - prepStart), wallSeconds: 0)
             }
         }
         let prep = Self.seconds(clock.now - prepStart)
 
-        let deadline = context.bootGrace + .milliseconds(Int(cell.workload.ramp.milliseconds + cell.workload.runtime.milliseconds)) + .seconds(15)
+        let deadline = context.bootGrace + .milliseconds(Int(cell.workload.ramp.milliseconds + cell.workload.runtime.milliseconds)) + context.drainGrace
         provenance.startedAt = Self.timestamp()
         logger.info("run starting", metadata: ["matrix.cell": "\(cell.id)", "run.repetition": "\(planned.repetition)"])
         let outcome = await GuestLauncher(logger: logger).run(cmd, workDirectory: workDirectory.path, deadline: deadline)
         let failed = outcome.failure != nil
         return RunRecord(
-            cell: cell, repetition: planned.repetition, sequence: sequence, status: failed ? .failed : .ok,
+            cell: cell, repetition: planned.repetition, sequence: sequence, attempt: attempt, status: failed ? .failed : .ok,
             failure: outcome.failure, consoleTail: failed ? outcome.consoleTail : nil, stderrTail: failed ? outcome.stderrTail : nil,
             result: outcome.result, provenance: provenance, prepSeconds: prep, wallSeconds: outcome.wallSeconds)
     }

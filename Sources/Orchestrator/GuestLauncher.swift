@@ -119,12 +119,20 @@ public struct GuestLauncher: Sendable {
             if watch == .timedOut {
                 outcome.failure = "timed out after \(deadline) without a result (QEMU killed); guest \(outcome.reachedDriver ? "reached" : "never reached") the driver"
             } else {
-                let st = status.map { "\($0)" } ?? "unknown status"
+                let st = status.map(Self.describe) ?? "unknown status"
                 let hint = outcome.stderrTail.last.map { ": \($0)" } ?? ""
                 outcome.failure = "QEMU exited (\(st)) before the guest reported a result\(hint)"
             }
         }
         return outcome
+    }
+
+    /// `exit status 1`, `killed by signal 9`.
+    static func describe(_ status: TerminationStatus) -> String {
+        switch status {
+        case .exited(let code): return "exit status \(code)"
+        case .signaled(let sig): return "killed by signal \(sig)"
+        }
     }
 
     /// Whether `pid` is alive and not a zombie awaiting reaping.

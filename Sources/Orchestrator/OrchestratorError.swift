@@ -9,6 +9,7 @@ public enum OrchestratorError: Error, CustomStringConvertible, Sendable {
     case io(what: String, path: String, errno: Int32)
     case accelUnavailable(accel: String, why: String)
     case outputNotDirectory(path: String)
+    case outputLocked(path: String)
 
     public var description: String {
         switch self {
@@ -27,6 +28,8 @@ public enum OrchestratorError: Error, CustomStringConvertible, Sendable {
             return "\(what) \(path): \(errnoText(err))"
         case .accelUnavailable(let accel, let why):
             return "--accel \(accel) is not usable here: \(why); use --accel auto or tcg"
+        case .outputLocked(let path):
+            return "--output: invalid value \"\(path)\": another bench process is writing to this directory (it holds the lock); wait for it or choose another directory"
         case .outputNotDirectory(let path):
             return "--output: invalid value \"\(path)\": exists and is not a directory"
         }

@@ -10,12 +10,39 @@ public final class ResultsLog {
 
     public init(path: String) throws(OrchestratorError) {
         self.path = path
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .io(what: "cannot open results log", path: path, errno: errno) }
+        // A torn last line (power loss mid-append) would glue itself to the
+        // next record: cut the file back to its last complete line.
+        let size = lseek(fd, 0, SEEK_END)
+        if size > 0 {
+            var last: UInt8 = 0
+            if pread(fd, &last, 1, size - 1) == 1, last != 0x0A {
+                let keep = Self.lastNewlineOffset(fd: fd, size: size)
+                guard ftruncate(fd, keep) == 0 else {
+                    close(fd)
+                    throw .io(what: "cannot truncate torn record in", path: path, errno: errno)
+                }
+            }
+        }
         encoder = Self.makeEncoder()
     }
 
     deinit { close(fd) }
+
+    /// Offset just past the last newline before `size` (0 if none).
+    static func lastNewlineOffset(fd: Int32, size: off_t) -> off_t {
+        var end = size
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while end > 0 {
+            let start = max(0, end - off_t(buf.count))
+            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Int(end - start), start) }
+            guard n > 0 else { return 0 }
+            if let i = buf[0..<n].lastIndex(of: 0x0A) { return start + off_t(i) + 1 }
+            end = start
+        }
+        return 0
+    }
 
     /// The encoder every records file uses: sorted keys, one line per record.
     public static func makeEncoder() -> JSONEncoder {

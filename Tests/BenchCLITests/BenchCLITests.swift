@@ -49,6 +49,22 @@ func makeTempDir() throws -> String {
         (["--matrix", "/nonexistent.toml"], "/nonexistent.toml: cannot read matrix file"),
         (["--matrix", "--repeat", "0"], "--repeat: invalid value \"0\""),
         (["report", "/nonexistent-dir"], "cannot read records"),
+        (["run", "--disk", "raw", "--l2-cache-size", "1M"], "apply only to --disk qcow2"),
+        (["run", "--disk", "null", "--cache-clean-interval", "5"], "apply only to --disk qcow2"),
+        (["run", "--cluster-size", "4K", "--l2-cache-entry-size", "8K"], "must be a power of two from 512 to the cluster size (4K)"),
+        (["run", "--l2-cache-entry-size", "3000"], "l2_cache_entry_size: invalid value \"3000\""),
+        (["run", "--l2-cache-size", "4K"], "must hold at least 2 L2 cache entries"),
+        (["run", "--span", "0%"], "--span: invalid value \"0%\""),
+        (["run", "--span", "101%"], "--span: invalid value \"101%\""),
+        (["run", "--block-size", "1000"], "--block-size: invalid value \"1000\": must be a multiple of 512"),
+        (["run", "--ramp=-1s"], "--ramp: invalid value \"-1s\""),
+        (["run", "--runtime", ""], "--runtime: invalid value \"\""),
+        (["run", "--disk-size", "512"], "--disk-size: invalid value \"512\": must be at least 1M"),
+        (["run", "--seed", "abc"], "abc"),
+        (["run", "--image-state", "snapshotted"], "snapshotted"),
+        (["--matrix", "--retries", "9"], "--retries: invalid value \"9\": must be from 0 to 5"),
+        (["--matrix", "--resume", "/nonexistent-results"], "--resume: invalid value \"/nonexistent-results\": no results.jsonl there"),
+        (["--matrix", "--runtime", "5parsecs"], "--runtime: invalid value \"5parsecs\""),
     ]
 
     @Test(arguments: cases)
@@ -72,6 +88,42 @@ func makeTempDir() throws -> String {
         #expect(exitCode(out) == 2)
         #expect(out.stderr.hasPrefix("error: \(file): cache.l2_cache_size: invalid value \"12Q\""), "\(out.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/out"))
+    }
+
+    /// Matrix files with one mistake each: file, key and value in one line.
+    static let badMatrices: [(String, String)] = [
+        ("[cache]\nl2_size = [\"1M\"]\n", "unknown key 'cache.l2_size'"),
+        ("[workload]\niodepth = \"32\"\n", "workload.iodepth: invalid value \"32\": must be an integer, not a string"),
+        ("[cache]\nl2_cache_size = []\n", "cache.l2_cache_size"),
+        ("[image]\ncluster_size = [\"3000\"]\n", "image.cluster_size: invalid value \"3000\""),
+        ("[cache]\ncache_size = [\"1M\"]\n", "unknown key 'cache.cache_size'"),
+        ("[workload]\nruntime = \"fast\"\n", "workload.runtime: invalid value \"fast\""),
+        ("[cache]\nl2_cache_entry_size = [\"128K\"]\n", "l2_cache_entry_size: invalid value \"128K\""),
+        ("name = [\n", "TOML syntax error at line"),
+    ]
+
+    @Test(arguments: badMatrices)
+    func badMatrixFile(toml: String, expected: String) async throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/bad.toml"
+        try toml.write(toFile: file, atomically: true, encoding: .utf8)
+        let out = try await bench(["--matrix", file, "--output", dir + "/out"])
+        #expect(exitCode(out) == 2)
+        #expect(out.stderr.split(separator: "\n").count == 1, "\(out.stderr)")
+        #expect(out.stderr.hasPrefix("error: \(file): "), "\(out.stderr)")
+        #expect(out.stderr.contains(expected), "\(out.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out"))
+    }
+
+    @Test func kernelThatIsNotAKernelIsRefusedBeforeBooting() async throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/k/modules", withIntermediateDirectories: true)
+        try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: dir + "/k/vmlinuz"))
+        let out = try await bench(["run", "--kernel", dir + "/k", "--disk-size", "64M", "--runtime", "1s"])
+        #expect(exitCode(out) == 2)
+        #expect(out.stderr.contains("is not usable: not an x86 bzImage"), "\(out.stderr)")
     }
 
     @Test func outputThatIsAFileIsRefused() async throws {

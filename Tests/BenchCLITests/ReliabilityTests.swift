@@ -1,0 +1,113 @@
+import BenchSpec
+import Foundation
+import Orchestrator
+import Testing
+
+/// Interrupts, resume and locking through the real binary and real guests.
+@Suite(.tags(.endToEnd), .serialized)
+struct ReliabilityTests {
+    static let matrix = """
+        name = "reliability"
+        [workload]
+        ramp = "0s"
+        runtime = "2s"
+        repeat = 2
+        [image]
+        disk_size = ["256M"]
+        [cache]
+        l2_cache_size = ["default"]
+        """
+
+    static func workDirs() -> Set<String> {
+        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/var/tmp"
+        let all = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
+        return Set(all.filter { $0.hasPrefix("qcow2-cache-bench.") })
+    }
+
+    func setUp() throws -> (dir: String, file: String) {
+        let dir = try makeTempDir()
+        let file = dir + "/m.toml"
+        try Self.matrix.write(toFile: file, atomically: true, encoding: .utf8)
+        return (dir, file)
+    }
+
+    @Test func ctrlCStopsTheGuestLeavesNothingAndSaysHowToResume() async throws {
+        let (dir, file) = try setUp()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let qemuBefore = Set(GuestProcesses.qemu())
+        let workBefore = Self.workDirs()
+
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: benchBinary())
+        // A guest whose PID 1 only sleeps: the run is in flight when we interrupt.
+        p.arguments = ["--matrix", file, "--output", dir + "/out", "--kernel-arg", "rdinit=/bin/busybox -- sleep 600"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        try await Task.sleep(for: .seconds(5))
+        #expect(!GuestProcesses.qemu().filter { !qemuBefore.contains($0) }.isEmpty, "QEMU should be running by now")
+        p.interrupt()
+        let deadline = Date().addingTimeInterval(20)
+        while p.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(!p.isRunning, "harness did not stop within 20 s of SIGINT")
+        if p.isRunning { p.terminate() }
+        p.waitUntilExit()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(p.terminationStatus == 130, "\(stderr)")
+        #expect(stderr.contains("--resume \(dir)/out"), "\(stderr)")
+        #expect(Set(GuestProcesses.qemu()).subtracting(qemuBefore).isEmpty, "qemu-system left behind")
+        #expect(Self.workDirs().subtracting(workBefore).isEmpty, "work directory left behind")
+    }
+
+    @Test func resumeSkipsRecordedRunsAndToleratesATornLastLine() async throws {
+        let (dir, file) = try setUp()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = dir + "/out"
+        let first = try await bench(["--matrix", file, "--output", out])
+        #expect(exitCode(first) == 0, "\(first.stderr)")
+
+        // Keep the first record, then simulate power loss in the second append.
+        let path = out + "/results.jsonl"
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        try (lines[0] + "\n" + lines[1].prefix(40)).write(toFile: path, atomically: true, encoding: .utf8)
+
+        let wrong = try await bench(["--matrix", file, "--runtime", "3s", "--resume", out])
+        #expect(exitCode(wrong) == 2)
+        #expect(wrong.stderr.contains("holds runs of matrix reliability"), "\(wrong.stderr)")
+
+        let resumed = try await bench(["--matrix", file, "--resume", out])
+        #expect(exitCode(resumed) == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("resuming: 1 of 2 runs already recorded"), "\(resumed.stderr)")
+        let records = try ResultsLog.read(path: path)
+        #expect(records.count == 2)
+        #expect(Set(records.map(\.repetition)) == [1, 2])
+        #expect(Set(records.map(\.sequence)).count == 2)
+        #expect(records.allSatisfy { $0.status == .ok })
+        #expect(FileManager.default.fileExists(atPath: out + "/report.md"))
+    }
+
+    @Test func secondHarnessOnTheSameOutputIsRefused() async throws {
+        let (dir, file) = try setUp()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = dir + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let lock = try DirectoryLock(out)
+        defer { lock.release() }
+        let second = try await bench(["--matrix", file, "--output", out])
+        #expect(exitCode(second) == 2)
+        #expect(second.stderr.contains("another bench process is writing to this directory"), "\(second.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out + "/results.jsonl"))
+    }
+}
+
+enum GuestProcesses {
+    static func qemu() -> [String] {
+        let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return procs.filter { $0.allSatisfy(\.isNumber) }.compactMap { pid in
+            guard let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8) else { return nil }
+            return comm.hasPrefix("qemu-system") ? pid : nil
+        }
+    }
+}
