@@ -2,6 +2,7 @@ import Foundation
 import GuestWire
 import Logging
 import Subprocess
+import Synchronization
 
 #if canImport(System)
 import System
@@ -48,6 +49,8 @@ public struct GuestLauncher: Sendable {
         var watch: Watch = .exited
         var launchError: String?
         var status: TerminationStatus?
+        let launched = Mutex<pid_t?>(nil)
+        defer { if let pid = launched.withLock({ $0 }) { ActiveProcesses.unregister(pid) } }
         do {
             let argv = command.argv
             let r = try await Subprocess.run(
@@ -59,8 +62,11 @@ public struct GuestLauncher: Sendable {
                 error: .fileDescriptor(.init(rawValue: errFD), closeAfterSpawningProcess: true)
             ) { execution in
                 let pid = execution.processIdentifier.value
+                // Registered until reaped (below), not just until this body
+                // returns: teardown continues after it, and an emergency exit
+                // in between must still find QEMU to kill.
                 ActiveProcesses.register(pid)
-                defer { ActiveProcesses.unregister(pid) }
+                launched.withLock { $0 = pid }
                 logger.debug("qemu started", metadata: ["qemu.pid": "\(pid)"])
                 let end = started.advanced(by: deadline)
                 while true {

@@ -54,7 +54,10 @@ public struct MatrixSession: Sendable {
             guard isDir.boolValue else { throw .outputNotDirectory(path: path) }
             return
         }
-        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        } catch {
             throw .io(what: "cannot create output directory", path: path, errno: errno)
         }
     }

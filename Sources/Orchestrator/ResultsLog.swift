@@ -55,6 +55,7 @@ public final class ResultsLog {
         var data: Data
         do { data = try encoder.encode(record) } catch { throw .io(what: "cannot encode record for", path: path, errno: EINVAL) }
         data.append(0x0A)
+        let before = lseek(fd, 0, SEEK_END)
         let ok = data.withUnsafeBytes { buf -> Bool in
             var off = 0
             while off < buf.count {
@@ -67,7 +68,13 @@ public final class ResultsLog {
             }
             return true
         }
-        guard ok, fsync(fd) == 0 else { throw .io(what: "cannot write results log", path: path, errno: errno) }
+        guard ok, fsync(fd) == 0 else {
+            let err = errno
+            // Disk full mid-record: take the partial line back so the file
+            // holds only whole records.
+            if before >= 0 { _ = ftruncate(fd, before) }
+            throw .io(what: "cannot write results log", path: path, errno: err)
+        }
     }
 
     /// Reads every complete record; a torn last line (power loss mid-write)

@@ -147,3 +147,63 @@ struct FaultTests {
         again.release()
     }
 }
+
+/// Disk full, on a real tiny tmpfs (needs root, as CI has; skipped otherwise).
+@Suite(.serialized)
+struct DiskFullTests {
+    static let isRoot = getuid() == 0
+
+    func withTinyFilesystem(bytes: Int, _ body: (String) async throws -> Void) async throws {
+        let dir = NSTemporaryDirectory() + "tiny-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let mount = try await ToolRunner.run(["mount", "-t", "tmpfs", "-o", "size=\(bytes)", "tmpfs", dir])
+        try #require(mount.succeeded, "mount tmpfs: \(mount.stderr)")
+        do {
+            try await body(dir)
+        } catch {
+            _ = try? await ToolRunner.run(["umount", dir])
+            throw error
+        }
+        _ = try await ToolRunner.run(["umount", dir])
+    }
+
+    @Test(.enabled(if: isRoot)) func resultsWriteFailsCleanlyWithOnlyWholeRecords() async throws {
+        try await withTinyFilesystem(bytes: 16384) { dir in
+            let log = try ResultsLog(path: dir + "/results.jsonl")
+            var written = 0
+            var failure: OrchestratorError?
+            for i in 0..<100 {
+                do {
+                    try log.append(ResultsLogTests.record(i))
+                    written += 1
+                } catch {
+                    failure = error as? OrchestratorError
+                    break
+                }
+            }
+            let error = try #require(failure)
+            #expect(error.description.contains("No space left on device"), "\(error)")
+            #expect(written > 0)
+            #expect(try ResultsLog.read(path: dir + "/results.jsonl").count == written)
+            let text = try String(contentsOfFile: dir + "/results.jsonl", encoding: .utf8)
+            #expect(text.hasSuffix("}\n"))
+        }
+    }
+
+    @Test(.enabled(if: isRoot), .tags(.guest)) func imagePreparationOnAFullDiskIsAFailedRecord() async throws {
+        try await withTinyFilesystem(bytes: 1 << 20) { dir in
+            let h = try await GuestBootTests.harness()
+            defer { h.shutdown() }
+            let work = try WorkDirectory(parent: dir)
+            defer { work.remove() }
+            let runner = BenchRunner(context: h.context, workDirectory: work, logger: h.logger)
+            let cell = Cell(geometry: ImageGeometry(diskSize: .gib(64)), workload: Workload(ramp: .seconds(0), runtime: .seconds(1)))
+            let record = await runner.run(PlannedRun(cell: cell, repetition: 1), sequence: 0)
+            #expect(record.status == .failed)
+            #expect(record.failure?.hasPrefix("image preparation failed: qemu-img failed") == true, "\(record.failure ?? "")")
+            #expect(record.failure?.contains("No space left on device") == true, "\(record.failure ?? "")")
+            #expect(record.wallSeconds == 0, "QEMU must not start without an image")
+        }
+    }
+}
