@@ -4,7 +4,8 @@ import Foundation
 import Orchestrator
 import Reporting
 
-/// `bench report DIR`: rebuild every report from results.jsonl alone.
+/// `bench report DIR`: rebuild every report from results.jsonl alone, and
+/// with `--update-docs FILE` the results table of a document.
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
@@ -13,13 +14,58 @@ struct ReportCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Results directory (or its results.jsonl).", valueName: "dir"))
     var directory: String
 
+    @Option(
+        name: .customLong("update-docs"),
+        help: ArgumentHelp(
+            "Also replace the text between <!-- bench:results:begin --> and <!-- bench:results:end --> in FILE with the coverage table and a link to the plot.",
+            valueName: "file"))
+    var docsFile: String?
+
     func run() async throws {
         let (dir, jsonl) = ReportFiles.locate(directory)
         let records: [RunRecord]
         do { records = try ResultsLog.read(path: jsonl) } catch { throw fail(error.description, code: 2) }
         guard !records.isEmpty else { throw fail("\(jsonl): no records", code: 2) }
+        // Check the document before writing anything: bad input changes nothing.
+        let docs = try docsFile.map { try DocsUpdate.prepare(file: $0, records: records, resultsDirectory: dir) }
         do { try ReportFiles.write(records: records, to: dir) } catch { throw fail("writing reports: \(error)", code: 1) }
         print("rebuilt reports for \(records.count) records in \(dir)")
+        if let docs {
+            do { try docs.apply() } catch { throw fail("writing \(docs.file): \(error.localizedDescription)", code: 1) }
+            print(docs.changed ? "updated the results table in \(docs.file)" : "\(docs.file): results table already up to date")
+        }
+    }
+}
+
+/// `--update-docs FILE`: the generated results table for a document, checked
+/// (file readable, markers present) before anything is written.
+struct DocsUpdate {
+    let file: String
+    let original: String
+    let updated: String
+
+    var changed: Bool { original != updated }
+
+    static func prepare(file: String, records: [RunRecord], resultsDirectory: String) throws -> DocsUpdate {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw fail("--update-docs: invalid value \"\(file)\": cannot read the file", code: 2)
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        // The plot link is relative to the document, wherever either lives.
+        let docDirectory = URL(fileURLWithPath: file).standardizedFileURL.deletingLastPathComponent().path
+        let plot = URL(fileURLWithPath: resultsDirectory).standardizedFileURL.appendingPathComponent("coverage.svg").path
+        let table = docsResultsTable(ResultSet(records: records), plotPath: relativePath(from: docDirectory, to: plot))
+        do {
+            return DocsUpdate(file: file, original: text, updated: try replacingResultsSection(in: text, with: table))
+        } catch {
+            throw fail("\(file): \(error.description)", code: 2)
+        }
+    }
+
+    /// Writes the document only when the table changed.
+    func apply() throws {
+        guard changed else { return }
+        try Data(updated.utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BenchSpec
 import Foundation
+import GuestWire
 import Orchestrator
 import Qcow2Geometry
 
@@ -25,6 +26,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Bytes per write.") var blockSize = "4K"
     @Option(help: "Part of the disk the random offsets cover: a percentage or a size.") var span = "100%"
     @Option(help: "Seed of the offset generator.") var seed: UInt64 = 1
+    @Option(help: "What generates the I/O in the guest: the native libaio loop, or fio with the equivalent job (needs fio on the host).")
+    var driver: DriverChoice = .native
     @Flag(help: "Print the JSON record instead of a summary.") var json = false
     @OptionGroup var guest: GuestOptions
 
@@ -58,7 +61,8 @@ struct RunCommand: AsyncParsableCommand {
             iodepth: iodepth,
             ramp: try parsed { () throws(InvalidValue) in try TimeSpan(parsing: ramp, field: "--ramp", allowZero: true) },
             runtime: try parsed { () throws(InvalidValue) in try TimeSpan(parsing: runtime, field: "--runtime") },
-            span: try parsed { () throws(InvalidValue) in try Span(parsing: span, field: "--span") })
+            span: try parsed { () throws(InvalidValue) in try Span(parsing: span, field: "--span") },
+            driver: driver.driver)
         try parsed { () throws(InvalidValue) in try workload.validate() }
         return Parsed(cell: Cell(kind: disk.kind, state: imageState.state, geometry: geometry, cache: cache, workload: workload))
     }
@@ -76,8 +80,15 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             throw fail(error.description, code: 2)
         }
-        var ready = harness
-        ready.context.extraKernelParameters = guest.kernelArgs
+        var withArgs = harness
+        withArgs.context.extraKernelParameters = guest.kernelArgs
+        let ready: Harness
+        do {
+            ready = try await withArgs.using(driver: cell.workload.driver)
+        } catch {
+            harness.shutdown()
+            throw fail(error.description, code: 2)
+        }
         let runner = ready.runner
         let task = Task { await runner.run(PlannedRun(cell: cell, repetition: 1), sequence: 0) }
         Interrupts.install { task.cancel() }
@@ -95,8 +106,13 @@ struct RunCommand: AsyncParsableCommand {
 }
 
 enum ImageStateChoice: String, ExpressibleByArgument, CaseIterable {
-    case preallocated, fresh
+    case preallocated, fresh, snapshot, overlay
     var state: ImageState { ImageState(rawValue: rawValue) ?? .preallocated }
+}
+
+enum DriverChoice: String, ExpressibleByArgument, CaseIterable {
+    case native, fio
+    var driver: GuestDriver { GuestDriver(rawValue: rawValue) ?? .native }
 }
 
 enum DiskKindChoice: String, ExpressibleByArgument, CaseIterable {
@@ -124,11 +140,12 @@ enum Summary {
                 "refcount  \(cell.cache.refcountCacheSize) -> \(e.refcountCacheBytes.humanReadable) effective; covers \(ByteSize(e.refcountCoverageBytes).humanReadable) = \(String(format: "%.2f", e.refcountCoveragePercent))%")
             lines.append("clean     \(cell.cache.cacheCleanInterval) -> \(e.cacheCleanInterval) s")
         }
+        lines.append("driver    \(r.result?.driver ?? cell.workload.driver.rawValue)")
         lines.append("accel     \(r.provenance.accel) (\(r.provenance.accelReason)); QEMU \(r.provenance.qemuVersion)")
         if let res = r.result {
             lines.append(String(format: "IOPS      %.0f  (%.1f MiB/s, %llu writes in %.1f s)", res.iops, res.mibPerSecond, res.ops, res.seconds))
             lines.append(String(format: "latency   p50 %.0f us  p99 %.0f us  p99.9 %.0f us  max %.0f us", res.latency.p50Us, res.latency.p99Us, res.latency.p999Us, res.latency.maxUs))
-            lines.append("per sec   \(res.perSecondOps.map(String.init).joined(separator: " "))")
+            lines.append("per sec   \(res.perSecondOps.isEmpty ? "(not reported)" : res.perSecondOps.map(String.init).joined(separator: " "))")
             lines.append("boot      \(res.bootToFirstIOMillis) ms to first I/O")
         }
         if let f = r.failure {

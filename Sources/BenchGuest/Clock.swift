@@ -8,14 +8,12 @@ func monotonicNanos() -> UInt64 {
     return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
 }
 
-/// Guest uptime in milliseconds from /proc/uptime (0 if unreadable).
+/// Guest uptime in milliseconds: `CLOCK_BOOTTIME` is the clock /proc/uptime
+/// reports, read here at full resolution instead of its 10 ms steps.
 func uptimeMillis() -> UInt64 {
-    guard let f = fopen("/proc/uptime", "r") else { return 0 }
-    defer { fclose(f) }
-    var buf = [CChar](repeating: 0, count: 64)
-    guard fgets(&buf, 64, f) != nil else { return 0 }
-    let text = String(cString: buf).split(separator: " ").first.map(String.init) ?? ""
-    return UInt64((Double(text) ?? 0) * 1000)
+    var ts = timespec()
+    guard clock_gettime(CLOCK_BOOTTIME, &ts) == 0 else { return 0 }
+    return UInt64(ts.tv_sec) &* 1000 &+ UInt64(ts.tv_nsec) / 1_000_000
 }
 
 /// Splitmix64: a fast, seedable generator with good spread for offsets.

@@ -4,9 +4,9 @@ import GuestWire
 import Histogram
 
 // The guest side of a run: read the workload from the kernel command line,
-// keep `iodepth` O_DIRECT random writes in flight with libaio, and print one
-// result line on the console. stdout carries only the console protocol;
-// diagnostics go to stderr.
+// keep `iodepth` O_DIRECT random writes in flight with libaio (or run fio with
+// the equivalent job, `drv=fio`), and print one result line on the console.
+// stdout carries only the console protocol; diagnostics go to stderr.
 
 func readCommandLine() -> String {
     guard let f = fopen("/proc/cmdline", "r") else { return "" }
@@ -24,7 +24,14 @@ func emit(_ line: String) {
 func run() throws(GuestFailure) -> GuestResult {
     let spec: WorkloadSpec
     do { spec = try WorkloadSpec(commandLine: readCommandLine()) } catch { throw .spec(error.description) }
+    switch spec.driver {
+    case .native: return try runNative(spec)
+    case .fio: return try runFio(spec)
+    }
+}
 
+/// The native libaio loop.
+func runNative(_ spec: WorkloadSpec) throws(GuestFailure) -> GuestResult {
     let path = "/dev/\(spec.device)"
     let fd = open(path, O_RDWR | qcb_o_direct)
     guard fd >= 0 else { throw .syscall("open(\(path), O_RDWR|O_DIRECT)", errno) }

@@ -17,6 +17,13 @@ public enum ImageState: String, Hashable, Sendable, Codable, CaseIterable {
     case preallocated
     /// Empty image: every first write to a cluster allocates it.
     case fresh
+    /// Every cluster allocated (`preallocation=falloc`), then an internal
+    /// snapshot (`qemu-img snapshot -c`): each first write to a cluster is a
+    /// copy-on-write that allocates a cluster and updates refcounts.
+    case snapshot
+    /// An empty qcow2 overlay on a backing qcow2 with every cluster
+    /// allocated: writes allocate in the overlay and copy from the backing.
+    case overlay
 }
 
 /// Where the random offsets land: a percentage of the disk or a byte count.
@@ -84,13 +91,46 @@ public struct Workload: Hashable, Sendable, Codable {
     public var ramp: TimeSpan
     public var runtime: TimeSpan
     public var span: Span
+    /// The program generating the I/O in the guest: the native libaio loop,
+    /// or fio with the equivalent job (a cross-check, at a higher CPU cost per I/O).
+    public var driver: GuestDriver
 
-    public init(blockSize: ByteSize = .kib(4), iodepth: Int = 32, ramp: TimeSpan = .seconds(2), runtime: TimeSpan = .seconds(10), span: Span = .whole) {
+    public init(
+        blockSize: ByteSize = .kib(4), iodepth: Int = 32, ramp: TimeSpan = .seconds(2), runtime: TimeSpan = .seconds(10), span: Span = .whole,
+        driver: GuestDriver = .native
+    ) {
         self.blockSize = blockSize
         self.iodepth = iodepth
         self.ramp = ramp
         self.runtime = runtime
         self.span = span
+        self.driver = driver
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case blockSize, iodepth, ramp, runtime, span, driver
+    }
+
+    /// Records written before `driver` existed have no such key: they were native.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        blockSize = try c.decode(ByteSize.self, forKey: .blockSize)
+        iodepth = try c.decode(Int.self, forKey: .iodepth)
+        ramp = try c.decode(TimeSpan.self, forKey: .ramp)
+        runtime = try c.decode(TimeSpan.self, forKey: .runtime)
+        span = try c.decode(Span.self, forKey: .span)
+        driver = try c.decodeIfPresent(GuestDriver.self, forKey: .driver) ?? .native
+    }
+
+    /// Leaves `driver` out when native, so native records keep their old bytes.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(blockSize, forKey: .blockSize)
+        try c.encode(iodepth, forKey: .iodepth)
+        try c.encode(ramp, forKey: .ramp)
+        try c.encode(runtime, forKey: .runtime)
+        try c.encode(span, forKey: .span)
+        if driver != .native { try c.encode(driver, forKey: .driver) }
     }
 
     public func validate(prefix: String = "--") throws(InvalidValue) {
@@ -107,7 +147,7 @@ public struct Workload: Hashable, Sendable, Codable {
         WorkloadSpec(
             blockSize: UInt32(blockSize.bytes), iodepth: UInt32(iodepth),
             rampMillis: ramp.milliseconds, runtimeMillis: runtime.milliseconds,
-            spanBytes: span.bytes(of: diskSize), seed: seed, device: "vda")
+            spanBytes: span.bytes(of: diskSize), seed: seed, device: "vda", driver: driver)
     }
 }
 
@@ -173,8 +213,11 @@ public struct Cell: Hashable, Sendable, Codable {
         }
     }
 
+    /// The driver is appended only when it is not native, so the ids of
+    /// existing (native) cells do not change.
     var workloadTag: String {
-        "bs\(workload.blockSize)-qd\(workload.iodepth)-span\(workload.span)".replacingPercent()
+        let tag = "bs\(workload.blockSize)-qd\(workload.iodepth)-span\(workload.span)".replacingPercent()
+        return workload.driver == .native ? tag : "\(tag)-\(workload.driver.rawValue)"
     }
 
     /// What QEMU allocates for this cell (nil for reference cells).

@@ -1,3 +1,4 @@
+import GuestWire
 import Qcow2Geometry
 internal import TOMLKit
 
@@ -57,7 +58,7 @@ struct TOMLMatrixReader {
     var source: String
 
     static let topKeys = ["name", "description", "workload", "image", "cache", "host", "reference", "exclude"]
-    static let workloadKeys = ["block_size", "iodepth", "ramp", "runtime", "repeat", "span", "seed"]
+    static let workloadKeys = ["block_size", "iodepth", "ramp", "runtime", "repeat", "span", "seed", "driver"]
     static let referenceKeys = ["null", "raw"]
 
     func read(_ root: TOMLTable) throws(TOMLReadError) -> Matrix {
@@ -74,6 +75,7 @@ struct TOMLMatrixReader {
             if let v = w["runtime"] { m.workload.runtime = try duration(v, "workload.runtime", allowZero: false) }
             if let v = w["repeat"] { m.repetitions = try int(v, "workload.repeat") }
             if let v = w["span"] { m.workload.span = try span(v, "workload.span") }
+            if let v = w["driver"] { m.workload.driver = try driver(v, "workload.driver") }
             if let v = w["seed"] {
                 let seed = try int(v, "workload.seed")
                 guard seed >= 0 else {
@@ -239,6 +241,15 @@ struct TOMLMatrixReader {
     private func span(_ v: TOMLValueConvertible, _ field: String) throws(TOMLReadError) -> Span {
         let text = try sizeText(v, field, expected: "a percentage such as \"100%\" or a size such as \"4G\"")
         do throws(InvalidValue) { return try Span(parsing: text, field: field) } catch { throw .invalid(error) }
+    }
+
+    private func driver(_ v: TOMLValueConvertible, _ field: String) throws(TOMLReadError) -> GuestDriver {
+        let text = try string(v, field)
+        guard let driver = GuestDriver(rawValue: text) else {
+            let allowed = GuestDriver.allCases.map(\.rawValue).joined(separator: ", ")
+            throw .invalid(InvalidValue(field: field, value: text, rule: "must be one of \(allowed)"))
+        }
+        return driver
     }
 
     private func state(_ v: TOMLValueConvertible, _ field: String) throws(TOMLReadError) -> ImageState {

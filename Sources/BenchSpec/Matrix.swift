@@ -24,7 +24,9 @@ public struct Matrix: Hashable, Sendable {
     /// `image.cluster_size`: qcow2 cluster sizes; with the disk size they set
     /// how much L2 cache full coverage needs.
     public var clusterSizes: [ByteSize]
-    /// `image.state`: metadata-preallocated (lookups only) or fresh (allocating writes).
+    /// `image.state`: preallocated (lookups only), fresh (allocating writes),
+    /// snapshot (copy-on-write after an internal snapshot), overlay (allocating
+    /// writes over a backing file).
     public var states: [ImageState]
     /// `image.refcount_bits`: refcount entry widths; they set refcount cache coverage.
     public var refcountBits: [Int]
@@ -321,6 +323,8 @@ extension Matrix {
             "workload.repeat=\(repetitions)",
             "workload.seed=\(seed)",
         ]
+        // Only when not native, so the hashes of existing matrices stay as they were.
+        if workload.driver != .native { lines.append("workload.driver=\(workload.driver.rawValue)") }
         for axis in Axis.allCases {
             lines.append("\(axis.keyPath)=\(values(of: axis).joined(separator: ","))")
         }

@@ -33,6 +33,10 @@ public struct RunRecord: Hashable, Sendable, Codable {
     /// Seconds spent preparing the image, and from QEMU start to exit.
     public var prepSeconds: Double
     public var wallSeconds: Double
+    /// QEMU's resident memory over the run (nil for runs that never started).
+    public var memory: MemoryProfile?
+    /// Host milliseconds from QEMU start until the guest driver reported ready.
+    public var hostBootMillis: Int?
 
     public init(
         cell: Cell, repetition: Int, sequence: Int, attempt: Int = 1, status: RunStatus, failure: String? = nil,
@@ -103,5 +107,41 @@ public struct Provenance: Hashable, Sendable, Codable {
         self.seed = seed
         self.startedAt = startedAt
         self.qemuCommandLine = qemuCommandLine
+    }
+}
+
+/// Resident memory of the QEMU process, sampled from /proc/PID/status while
+/// the guest runs: what the caches cost, and what `cache-clean-interval`
+/// gives back when the guest goes idle. Samples are taken about every
+/// `intervalMillis` and carry their own time, so a missed tick is a gap,
+/// never a repeated value.
+public struct MemoryProfile: Hashable, Sendable, Codable {
+    /// Nominal sampling period in milliseconds.
+    public var intervalMillis: Int
+    public var samples: [RSSSample]
+
+    public init(intervalMillis: Int, samples: [RSSSample]) {
+        self.intervalMillis = intervalMillis
+        self.samples = samples
+    }
+
+    public var peakKiB: UInt64 { samples.map(\.kib).max() ?? 0 }
+    /// The last sample before QEMU exited.
+    public var lastKiB: UInt64 { samples.last?.kib ?? 0 }
+
+    /// The latest sample taken at or before `millis` after QEMU started.
+    public func sample(atMillis millis: Int) -> RSSSample? {
+        samples.last { $0.atMillis <= millis }
+    }
+}
+
+/// One VmRSS reading: KiB at `atMillis` after QEMU started.
+public struct RSSSample: Hashable, Sendable, Codable {
+    public var atMillis: Int
+    public var kib: UInt64
+
+    public init(atMillis: Int, kib: UInt64) {
+        self.atMillis = atMillis
+        self.kib = kib
     }
 }

@@ -3,6 +3,9 @@
 ///
 /// Encoded as one token, `qcb.spec=v1,bs=4096,qd=32,...`, so it survives the
 /// kernel's own parameter parsing untouched and can be read from /proc/cmdline.
+/// `drv=` is written only for a driver other than `native`, so tokens (and
+/// JSON) of native runs are the same as before the field existed, and older
+/// tokens without it still decode.
 public struct WorkloadSpec: Hashable, Sendable, Codable {
     public static let parameterName = "qcb.spec"
     public static let wireVersion = "v1"
@@ -21,10 +24,12 @@ public struct WorkloadSpec: Hashable, Sendable, Codable {
     public var seed: UInt64
     /// Block device name under /dev.
     public var device: String
+    /// Which program generates the I/O.
+    public var driver: GuestDriver
 
     public init(
         blockSize: UInt32 = 4096, iodepth: UInt32 = 32, rampMillis: UInt32 = 2000, runtimeMillis: UInt32 = 10000,
-        spanBytes: UInt64 = 0, seed: UInt64 = 1, device: String = "vda"
+        spanBytes: UInt64 = 0, seed: UInt64 = 1, device: String = "vda", driver: GuestDriver = .native
     ) {
         self.blockSize = blockSize
         self.iodepth = iodepth
@@ -33,11 +38,13 @@ public struct WorkloadSpec: Hashable, Sendable, Codable {
         self.spanBytes = spanBytes
         self.seed = seed
         self.device = device
+        self.driver = driver
     }
 
     /// The kernel command line token.
     public var kernelParameter: String {
-        "\(Self.parameterName)=\(Self.wireVersion),bs=\(blockSize),qd=\(iodepth),ramp=\(rampMillis),rt=\(runtimeMillis),span=\(spanBytes),seed=\(seed),dev=\(device)"
+        let base = "\(Self.parameterName)=\(Self.wireVersion),bs=\(blockSize),qd=\(iodepth),ramp=\(rampMillis),rt=\(runtimeMillis),span=\(spanBytes),seed=\(seed),dev=\(device)"
+        return driver == .native ? base : base + ",drv=\(driver.rawValue)"
     }
 
     /// Finds and decodes the spec token in a whole kernel command line.
@@ -60,7 +67,7 @@ public struct WorkloadSpec: Hashable, Sendable, Codable {
             guard let s = values[key], let v = T(s) else { throw WireError.badSpec("missing or bad \(key)") }
             return v
         }
-        let known: Set<String> = ["bs", "qd", "ramp", "rt", "span", "seed", "dev"]
+        let known: Set<String> = ["bs", "qd", "ramp", "rt", "span", "seed", "dev", "drv"]
         if let unknown = values.keys.sorted().first(where: { !known.contains($0) }) {
             throw WireError.badSpec("unknown field \(unknown)")
         }
@@ -74,20 +81,72 @@ public struct WorkloadSpec: Hashable, Sendable, Codable {
             throw WireError.badSpec("missing or bad dev")
         }
         device = String(dev)
+        if let drv = values["drv"] {
+            guard let d = GuestDriver(rawValue: String(drv)) else {
+                throw WireError.badSpec("bad drv \(drv): expected one of \(GuestDriver.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            driver = d
+        } else {
+            driver = .native
+        }
         guard blockSize >= 512, blockSize % 512 == 0 else { throw WireError.badSpec("bs must be a multiple of 512") }
         guard iodepth >= 1, iodepth <= 4096 else { throw WireError.badSpec("qd must be 1...4096") }
     }
+}
+
+extension WorkloadSpec {
+    private enum CodingKeys: String, CodingKey {
+        case blockSize, iodepth, rampMillis, runtimeMillis, spanBytes, seed, device, driver
+    }
+
+    /// Records written before `driver` existed have no such key: they were native.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        blockSize = try c.decode(UInt32.self, forKey: .blockSize)
+        iodepth = try c.decode(UInt32.self, forKey: .iodepth)
+        rampMillis = try c.decode(UInt32.self, forKey: .rampMillis)
+        runtimeMillis = try c.decode(UInt32.self, forKey: .runtimeMillis)
+        spanBytes = try c.decode(UInt64.self, forKey: .spanBytes)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        device = try c.decode(String.self, forKey: .device)
+        driver = try c.decodeIfPresent(GuestDriver.self, forKey: .driver) ?? .native
+    }
+
+    /// Leaves `driver` out when native, so native records keep their old bytes.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(blockSize, forKey: .blockSize)
+        try c.encode(iodepth, forKey: .iodepth)
+        try c.encode(rampMillis, forKey: .rampMillis)
+        try c.encode(runtimeMillis, forKey: .runtimeMillis)
+        try c.encode(spanBytes, forKey: .spanBytes)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(device, forKey: .device)
+        if driver != .native { try c.encode(driver, forKey: .driver) }
+    }
+}
+
+/// Which program generates the I/O inside the guest.
+public enum GuestDriver: String, Hashable, Sendable, Codable, CaseIterable {
+    /// bench-guest's own libaio loop: the least CPU per I/O, so under TCG it
+    /// shows the most of the disk's behaviour.
+    case native
+    /// fio with the equivalent job: the reference users already trust.
+    case fio
 }
 
 /// Errors on the guest/host wire. Descriptions are user-facing.
 public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case missingSpec
     case badSpec(String)
+    /// fio's report (or its IOPS log) could not be read into a `GuestResult`.
+    case badFioReport(String)
 
     public var description: String {
         switch self {
         case .missingSpec: "no \(WorkloadSpec.parameterName)= token on the kernel command line"
         case .badSpec(let why): "bad \(WorkloadSpec.parameterName): \(why)"
+        case .badFioReport(let why): "fio's JSON report is unusable: \(why)"
         }
     }
 }

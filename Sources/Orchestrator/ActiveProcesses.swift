@@ -26,3 +26,25 @@ public enum ActiveWorkDirectories {
         for p in paths.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: p) }
     }
 }
+
+/// QEMU processes on this host, found through /proc: how tests (and
+/// `doctor`) verify that nothing was left running.
+public enum QemuProcesses {
+    /// PIDs of `qemu-system-*` processes whose command line contains
+    /// `fragment` (e.g. a work directory path); all of them when nil.
+    public static func running(commandLineContaining fragment: String? = nil) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { name -> pid_t? in
+            guard let pid = pid_t(name) else { return nil }
+            guard let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8), comm.hasPrefix("qemu-system") else {
+                return nil
+            }
+            if let fragment {
+                guard let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+                let cmdline = String(decoding: raw.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+                guard cmdline.contains(fragment) else { return nil }
+            }
+            return pid
+        }
+    }
+}

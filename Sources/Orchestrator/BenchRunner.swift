@@ -53,14 +53,14 @@ public struct BenchRunner: Sendable {
         self.logger = logger
     }
 
-    /// The guest command for `cell`; `image` is the disk path (unused for null).
-    public func command(for cell: Cell, image: String, repetition: Int, console: String) -> QemuCommand {
+    /// The guest command for `cell` on the disk `prep` makes.
+    public func command(for cell: Cell, prep: ImagePreparation, repetition: Int, console: String) -> QemuCommand {
         let spec = cell.workload.guestSpec(diskSize: cell.geometry.diskSize, seed: context.seed &+ UInt64(repetition))
         let disk: GuestDisk
         switch cell.kind {
         case .null: disk = .null(size: cell.geometry.diskSize)
-        case .raw: disk = .raw(path: image, hostIO: cell.hostIO)
-        case .qcow2: disk = .qcow2(path: image, hostIO: cell.hostIO, cache: cell.cache)
+        case .raw: disk = .raw(path: prep.image, hostIO: cell.hostIO)
+        case .qcow2: disk = .qcow2(path: prep.image, hostIO: cell.hostIO, cache: cell.cache, backing: prep.backing)
         }
         return QemuCommand(
             accel: context.accel.accel, kernel: context.kernel.vmlinuz, initrd: context.initramfs.path,
@@ -71,43 +71,57 @@ public struct BenchRunner: Sendable {
     public func run(_ planned: PlannedRun, sequence: Int, attempt: Int = 1) async -> RunRecord {
         let cell = planned.cell
         let clock = ContinuousClock()
-        let image = workDirectory.path + "/disk-\(sequence).\(cell.kind == .raw ? "raw" : "qcow2")"
+        let prep = ImagePreparation(cell: cell, base: workDirectory.path + "/disk-\(sequence)")
         let console = workDirectory.path + "/console-\(sequence).log"
         defer {
-            workDirectory.removeFile("disk-\(sequence).\(cell.kind == .raw ? "raw" : "qcow2")")
-            workDirectory.removeFile("console-\(sequence).log")
+            for f in prep.files where cell.kind != .null { try? FileManager.default.removeItem(atPath: f) }
+            try? FileManager.default.removeItem(atPath: console)
         }
-        let cmd = command(for: cell, image: image, repetition: planned.repetition, console: console)
+        let cmd = command(for: cell, prep: prep, repetition: planned.repetition, console: console)
         var provenance = Provenance(
             qemuVersion: context.host.qemuVersion, accel: context.accel.accel, accelReason: context.accel.reason,
             guestKernel: context.kernel.version, hostCPU: context.host.hostCPU, hostKernel: context.host.hostKernel,
             imageFilesystem: context.imageFilesystem, gitRevision: context.host.gitRevision, matrixName: context.matrixName,
             matrixHash: context.matrixHash, seed: context.seed, startedAt: Self.timestamp(), qemuCommandLine: cmd.argv)
 
-        // Prepare the image.
+        // Prepare the image(s).
         let prepStart = clock.now
-        if cell.kind != .null {
-            let create = QemuImgCreate(path: image, kind: cell.kind, state: cell.state ?? .preallocated, geometry: cell.geometry)
+        for step in prep.commands {
+            let out: ToolOutput
             do {
-                try await ToolRunner.check(create)
+                out = try await ToolRunner.run(step.argv)
             } catch {
-                return RunRecord(
-                    cell: cell, repetition: planned.repetition, sequence: sequence, attempt: attempt, status: .failed,
-                    failure: "image preparation failed: \(error)", result: nil, provenance: provenance,
-                    prepSeconds: Self.seconds(clock.now - prepStart), wallSeconds: 0)
+                return failedPreparation(planned, sequence, attempt, "\(error)", provenance, Self.seconds(clock.now - prepStart))
+            }
+            guard out.succeeded else {
+                let why = OrchestratorError.toolFailed(argv: step.argv, status: GuestLauncher.describe(out.status), stderr: out.stderr)
+                return failedPreparation(planned, sequence, attempt, "\(why)", provenance, Self.seconds(clock.now - prepStart))
             }
         }
-        let prep = Self.seconds(clock.now - prepStart)
+        let prepSeconds = Self.seconds(clock.now - prepStart)
 
         let deadline = context.bootGrace + .milliseconds(Int(cell.workload.ramp.milliseconds + cell.workload.runtime.milliseconds)) + context.drainGrace
         provenance.startedAt = Self.timestamp()
         logger.info("run starting", metadata: ["matrix.cell": "\(cell.id)", "run.repetition": "\(planned.repetition)"])
         let outcome = await GuestLauncher(logger: logger).run(cmd, workDirectory: workDirectory.path, deadline: deadline)
         let failed = outcome.failure != nil
-        return RunRecord(
+        var record = RunRecord(
             cell: cell, repetition: planned.repetition, sequence: sequence, attempt: attempt, status: failed ? .failed : .ok,
             failure: outcome.failure, consoleTail: failed ? outcome.consoleTail : nil, stderrTail: failed ? outcome.stderrTail : nil,
-            result: outcome.result, provenance: provenance, prepSeconds: prep, wallSeconds: outcome.wallSeconds)
+            result: outcome.result, provenance: provenance, prepSeconds: prepSeconds, wallSeconds: outcome.wallSeconds)
+        if !outcome.rss.isEmpty {
+            record.memory = MemoryProfile(intervalMillis: GuestLauncher.rssIntervalMillis, samples: outcome.rss)
+        }
+        record.hostBootMillis = outcome.hostBootMillis
+        return record
+    }
+
+    func failedPreparation(
+        _ planned: PlannedRun, _ sequence: Int, _ attempt: Int, _ why: String, _ provenance: Provenance, _ prep: Double
+    ) -> RunRecord {
+        RunRecord(
+            cell: planned.cell, repetition: planned.repetition, sequence: sequence, attempt: attempt, status: .failed,
+            failure: "image preparation failed: \(why)", result: nil, provenance: provenance, prepSeconds: prep, wallSeconds: 0)
     }
 
     static func seconds(_ d: Duration) -> Double {

@@ -1,3 +1,4 @@
+import BenchSpec
 import Foundation
 import GuestWire
 import Logging
@@ -20,6 +21,10 @@ public struct GuestRunOutcome: Sendable {
     public var wallSeconds: Double
     /// True when the guest printed its ready marker.
     public var reachedDriver: Bool
+    /// QEMU's VmRSS about every `rssIntervalMillis` from start (empty if never sampled).
+    public var rss: [RSSSample] = []
+    /// Host ms from QEMU start until the ready marker was seen on the console.
+    public var hostBootMillis: Int?
 }
 
 /// Starts QEMU for one run, watches the console file, enforces a deadline
@@ -50,6 +55,7 @@ public struct GuestLauncher: Sendable {
         var launchError: String?
         var status: TerminationStatus?
         let launched = Mutex<pid_t?>(nil)
+        let samples = Mutex<(rss: [RSSSample], ready: Int?)>(([], nil))
         defer { if let pid = launched.withLock({ $0 }) { ActiveProcesses.unregister(pid) } }
         do {
             let argv = command.argv
@@ -69,13 +75,30 @@ public struct GuestLauncher: Sendable {
                 launched.withLock { $0 = pid }
                 logger.debug("qemu started", metadata: ["qemu.pid": "\(pid)"])
                 let end = started.advanced(by: deadline)
+                var tick = 0
                 while true {
+                    // Every 50 ms: liveness; every 100 ms: the console; RSS on a
+                    // 250 ms grid from QEMU start (sample i at i * 250 ms, +-50 ms).
+                    defer { tick += 1 }
+                    let now = Self.millis(clock.now - started)
+                    let due = (samples.withLock { $0.rss.last?.atMillis }).map { now - $0 >= Self.rssIntervalMillis } ?? true
+                    if due, let kib = Self.residentKiB(pid) {
+                        samples.withLock { $0.rss.append(RSSSample(atMillis: now, kib: kib)) }
+                    }
                     if !Self.isRunning(pid) { return Watch.exited }
                     if clock.now >= end {
                         await execution.teardown(using: [.gracefulShutDown(allowedDurationToNextStep: .seconds(2))])
                         return Watch.timedOut
                     }
+                    if tick % 2 == 1 {
+                        try await Task.sleep(for: .milliseconds(50))
+                        continue
+                    }
                     let console = (try? String(contentsOfFile: command.consolePath, encoding: .utf8)) ?? ""
+                    if ConsoleTranscript.sawReady(console) {
+                        let ms = Self.millis(clock.now - started)
+                        samples.withLock { if $0.ready == nil { $0.ready = ms } }
+                    }
                     if stopAtReady, ConsoleTranscript.sawReady(console) {
                         await execution.teardown(using: [.gracefulShutDown(allowedDurationToNextStep: .seconds(1))])
                         return Watch.ready
@@ -88,7 +111,7 @@ public struct GuestLauncher: Sendable {
                         if Self.isRunning(pid) { await execution.teardown(using: [.gracefulShutDown(allowedDurationToNextStep: .seconds(1))]) }
                         return Watch.resultSeen
                     }
-                    try await Task.sleep(for: .milliseconds(100))
+                    try await Task.sleep(for: .milliseconds(50))
                 }
             }
             logger.debug("qemu exited", metadata: ["qemu.status": "\(r.terminationStatus)"])
@@ -108,6 +131,7 @@ public struct GuestLauncher: Sendable {
             consoleTail: ConsoleTranscript.tail(console), stderrTail: ConsoleTranscript.tail(stderrText, lines: 10),
             wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18,
             reachedDriver: ConsoleTranscript.sawReady(console))
+        (outcome.rss, outcome.hostBootMillis) = samples.withLock { ($0.rss, $0.ready) }
         if let launchError {
             outcome.failure = launchError
             return outcome
@@ -131,6 +155,20 @@ public struct GuestLauncher: Sendable {
             }
         }
         return outcome
+    }
+
+    /// Sampling period of `GuestRunOutcome.rssKiB`.
+    public static let rssIntervalMillis = 250
+
+    /// VmRSS of `pid` in KiB, from /proc/PID/status.
+    static func residentKiB(_ pid: pid_t) -> UInt64? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return nil }
+        return line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) }
+    }
+
+    static func millis(_ d: Duration) -> Int {
+        Int(d.components.seconds) * 1000 + Int(d.components.attoseconds / 1_000_000_000_000_000)
     }
 
     /// `exit status 1`, `killed by signal 9`.

@@ -3,7 +3,10 @@ import Qcow2Geometry
 
 /// The disk a guest writes to, as QEMU `-blockdev` nodes.
 public enum GuestDisk: Hashable, Sendable {
-    case qcow2(path: String, hostIO: HostIO, cache: CacheConfig)
+    /// `backing`: a qcow2 backing image (overlay state), opened read-only
+    /// with the same host I/O settings; the cache options apply to the
+    /// overlay, the node the guest writes to.
+    case qcow2(path: String, hostIO: HostIO, cache: CacheConfig, backing: String? = nil)
     case raw(path: String, hostIO: HostIO)
     case null(size: ByteSize)
 }
@@ -36,9 +39,10 @@ public struct QemuCommand: ModeledCommand, Hashable {
     static let diskNode = "disk0"
 
     var blockdevs: [String] {
-        func fileNode(_ path: String, _ io: HostIO, name: String) -> String {
+        func fileNode(_ path: String, _ io: HostIO, name: String, readOnly: Bool = false) -> String {
             var o = ["driver=file", "node-name=\(name)", "filename=\(Self.escape(path))", "aio=\(io.aio)", "cache.direct=\(io.direct ? "on" : "off")"]
             if io.noFlush { o.append("cache.no-flush=on") }
+            if readOnly { o.append("read-only=on") }
             return o.joined(separator: ",")
         }
         switch disk {
@@ -46,9 +50,18 @@ public struct QemuCommand: ModeledCommand, Hashable {
             return ["driver=null-co,node-name=\(Self.diskNode),size=\(size.bytes)"]
         case .raw(let path, let io):
             return [fileNode(path, io, name: "file0"), "driver=raw,node-name=\(Self.diskNode),file=file0"]
-        case .qcow2(let path, let io, let cache):
+        case .qcow2(let path, let io, let cache, let backing):
             let opts = cache.blockdevOptions.map { "\($0.key)=\($0.value)" }
-            return [fileNode(path, io, name: "file0"), (["driver=qcow2", "node-name=\(Self.diskNode)", "file=file0"] + opts).joined(separator: ",")]
+            var nodes: [String] = []
+            var top = ["driver=qcow2", "node-name=\(Self.diskNode)", "file=file0"]
+            if let backing {
+                nodes.append(fileNode(backing, io, name: "backingfile0", readOnly: true))
+                nodes.append("driver=qcow2,node-name=backing0,file=backingfile0,read-only=on")
+                top.append("backing=backing0")
+            }
+            nodes.append(fileNode(path, io, name: "file0"))
+            nodes.append((top + opts).joined(separator: ","))
+            return nodes
         }
     }
 

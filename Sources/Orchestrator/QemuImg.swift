@@ -8,13 +8,19 @@ public struct QemuImgCreate: ModeledCommand, Hashable {
     public var kind: DiskKind
     public var state: ImageState
     public var geometry: ImageGeometry
+    /// A qcow2 backing file (overlay images).
+    public var backingFile: String?
 
-    public init(qemuImg: String = "qemu-img", path: String, kind: DiskKind, state: ImageState, geometry: ImageGeometry) {
+    public init(
+        qemuImg: String = "qemu-img", path: String, kind: DiskKind, state: ImageState, geometry: ImageGeometry,
+        backingFile: String? = nil
+    ) {
         self.qemuImg = qemuImg
         self.path = path
         self.kind = kind
         self.state = state
         self.geometry = geometry
+        self.backingFile = backingFile
     }
 
     public var argv: [String] {
@@ -26,8 +32,15 @@ public struct QemuImgCreate: ModeledCommand, Hashable {
         case .qcow2, .null:
             var opts = ["cluster_size=\(geometry.clusterSize.bytes)", "refcount_bits=\(geometry.refcountBits)"]
             if geometry.extendedL2 { opts.append("extended_l2=on") }
-            if state == .preallocated { opts.append("preallocation=metadata") }
-            return [qemuImg, "create", "-q", "-f", "qcow2", "-o", opts.joined(separator: ","), path, "\(geometry.diskSize.bytes)"]
+            switch state {
+            case .preallocated: opts.append("preallocation=metadata")
+            // Every cluster allocated: the filled image a snapshot or backing file starts from.
+            case .snapshot, .overlay: opts.append("preallocation=falloc")
+            case .fresh: break
+            }
+            var argv = [qemuImg, "create", "-q", "-f", "qcow2", "-o", opts.joined(separator: ",")]
+            if let backingFile { argv += ["-b", backingFile, "-F", "qcow2"] }
+            return argv + [path, "\(geometry.diskSize.bytes)"]
         }
     }
 }

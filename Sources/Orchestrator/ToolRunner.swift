@@ -24,13 +24,18 @@ public struct ToolOutput: Sendable {
 public enum ToolRunner {
     /// Runs `argv` with bounded output capture (1 MiB each). A non-zero exit
     /// is returned, not thrown; failing to start throws `toolMissing`.
-    public static func run(_ argv: [String], workingDirectory: String? = nil) async throws(OrchestratorError) -> ToolOutput {
+    /// `environment` entries are added to (or replace) the inherited ones.
+    public static func run(
+        _ argv: [String], workingDirectory: String? = nil, environment: [String: String] = [:]
+    ) async throws(OrchestratorError) -> ToolOutput {
         guard let tool = argv.first else { throw .toolMissing(tool: "(empty command)", hint: "internal error") }
         let executable: Executable = tool.contains("/") ? .path(FilePath(tool)) : .name(tool)
         do {
             let r = try await Subprocess.run(
                 executable,
                 arguments: Arguments(Array(argv.dropFirst())),
+                environment: .inherit.updating(
+                    Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(stringLiteral: $0.key), Optional($0.value)) })),
                 workingDirectory: workingDirectory.map { FilePath($0) },
                 output: .bytes(limit: 1 << 20),
                 error: .bytes(limit: 1 << 20)

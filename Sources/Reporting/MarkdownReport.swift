@@ -8,7 +8,9 @@ import Qcow2Geometry
 /// a warning when the records disagree on it); the coverage table (rows in
 /// `ResultSet.cells` order); the plot (`plotFile`, relative to the report);
 /// the knee of each series (in `ResultSet.series` order) with the QEMU
-/// options and libvirt XML that apply it; failed runs (in run order).
+/// options and libvirt XML that apply it; the other knobs (refcount cache,
+/// clean interval, entry size, image state: cells that differ only in one
+/// of them, with IOPS and QEMU's peak memory); failed runs (in run order).
 ///
 /// The text depends only on the records: no clock is read (dates are the
 /// records' `startedAt`), and numbers have fixed decimals.
@@ -31,6 +33,7 @@ public func markdownReport(_ set: ResultSet, plotFile: String = "coverage.svg") 
     environmentSection(set, into: &md)
     coverageSection(set, plotFile: plotFile, into: &md)
     kneeSection(set, into: &md)
+    knobSections(set, into: &md)
     failureSection(set, into: &md)
     return md.text
 }

@@ -14,8 +14,8 @@ func benchBinary() -> String {
     return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("bench").path
 }
 
-func bench(_ args: [String], in dir: String? = nil) async throws -> ToolOutput {
-    try await ToolRunner.run([benchBinary()] + args, workingDirectory: dir)
+func bench(_ args: [String], in dir: String? = nil, tmpdir: String? = nil) async throws -> ToolOutput {
+    try await ToolRunner.run([benchBinary()] + args, workingDirectory: dir, environment: tmpdir.map { ["TMPDIR": $0] } ?? [:])
 }
 
 func exitCode(_ out: ToolOutput) -> Int32? {
@@ -195,5 +195,27 @@ struct MatrixEndToEndTests {
 
         let again = try await bench(["--matrix", file, "--output", outDir])
         #expect(exitCode(again) == 2, "an existing results directory must not be overwritten")
+    }
+}
+
+/// A matrix whose images cannot fit on the work file system is refused
+/// before anything starts (needs root for a small tmpfs, as CI has).
+@Suite struct DiskSpaceTests {
+    @Test(.enabled(if: getuid() == 0)) func matrixThatCannotFitIsRefusedWithTheNumbers() async throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tiny = dir + "/tiny"
+        try FileManager.default.createDirectory(atPath: tiny, withIntermediateDirectories: true)
+        let mount = try await ToolRunner.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", tiny])
+        try #require(mount.succeeded, "\(mount.stderr)")
+        defer { _ = try? FileManager.default.removeItem(atPath: tiny + "/x") }
+        let file = dir + "/big.toml"
+        try "[image]\ndisk_size = [\"64G\"]\nstate = [\"snapshot\"]\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let out = try await bench(["--matrix", file, "--output", dir + "/out"], tmpdir: tiny)
+        _ = try await ToolRunner.run(["umount", tiny])
+        #expect(exitCode(out) == 2)
+        #expect(out.stderr.hasPrefix("error: host disk: the matrix needs up to"), "\(out.stderr)")
+        #expect(out.stderr.contains("but only"), "\(out.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out"))
     }
 }

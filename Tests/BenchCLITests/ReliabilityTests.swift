@@ -18,26 +18,25 @@ struct ReliabilityTests {
         l2_cache_size = ["default"]
         """
 
-    static func workDirs() -> Set<String> {
-        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/var/tmp"
-        let all = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
-        return Set(all.filter { $0.hasPrefix("qcow2-cache-bench.") })
+    /// The harness's work directories go under a per-test TMPDIR, so its
+    /// QEMU processes and leftovers can be told apart from parallel tests'.
+    static func leftovers(_ tmp: String) -> (qemu: [pid_t], files: [String]) {
+        (QemuProcesses.running(commandLineContaining: tmp), (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [])
     }
 
-    func setUp() throws -> (dir: String, file: String) {
+    func setUp() throws -> (dir: String, file: String, tmp: String) {
         let dir = try makeTempDir()
         let file = dir + "/m.toml"
         try Self.matrix.write(toFile: file, atomically: true, encoding: .utf8)
-        return (dir, file)
+        try FileManager.default.createDirectory(atPath: dir + "/tmp", withIntermediateDirectories: true)
+        return (dir, file, dir + "/tmp")
     }
 
     /// Starts the harness on a guest whose PID 1 only sleeps, sends SIGINT
     /// `interrupts` times, and returns exit status and stderr.
     func interruptedRun(interrupts: Int) async throws -> (status: Int32, stderr: String, out: String) {
-        let (dir, file) = try setUp()
+        let (dir, file, tmp) = try setUp()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let qemuBefore = Set(GuestProcesses.qemu())
-        let workBefore = Self.workDirs()
 
         let p = Process()
         p.executableURL = URL(fileURLWithPath: benchBinary())
@@ -45,9 +44,10 @@ struct ReliabilityTests {
         let err = Pipe()
         p.standardError = err
         p.standardOutput = Pipe()
+        p.environment = ProcessInfo.processInfo.environment.merging(["TMPDIR": tmp]) { $1 }
         try p.run()
         try await Task.sleep(for: .seconds(5))
-        #expect(!GuestProcesses.qemu().filter { !qemuBefore.contains($0) }.isEmpty, "QEMU should be running by now")
+        #expect(!Self.leftovers(tmp).qemu.isEmpty, "QEMU should be running by now")
         for _ in 0..<interrupts {
             p.interrupt()
             try await Task.sleep(for: .milliseconds(200))
@@ -59,16 +59,10 @@ struct ReliabilityTests {
         p.waitUntilExit()
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         // A SIGKILLed QEMU is reaped by init a moment after the harness exits.
-        for _ in 0..<30 where !Set(GuestProcesses.qemu()).subtracting(qemuBefore).isEmpty {
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        let left = Set(GuestProcesses.qemu()).subtracting(qemuBefore)
-        let detail = left.map { pid in
-            ((try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? "").split(separator: "\n")
-                .filter { $0.hasPrefix("State") || $0.hasPrefix("PPid") }.joined(separator: " ")
-        }
-        #expect(left.isEmpty, "qemu-system left behind: \(detail); stderr: \(stderr)")
-        #expect(Self.workDirs().subtracting(workBefore).isEmpty, "work directory left behind")
+        for _ in 0..<30 where !Self.leftovers(tmp).qemu.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        let left = Self.leftovers(tmp)
+        #expect(left.qemu.isEmpty, "qemu-system left behind; stderr: \(stderr)")
+        #expect(left.files.isEmpty, "left in TMPDIR: \(left.files)")
         return (p.terminationStatus, stderr, dir + "/out")
     }
 
@@ -84,10 +78,10 @@ struct ReliabilityTests {
     }
 
     @Test func resumeSkipsRecordedRunsAndToleratesATornLastLine() async throws {
-        let (dir, file) = try setUp()
+        let (dir, file, tmp) = try setUp()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let out = dir + "/out"
-        let first = try await bench(["--matrix", file, "--output", out])
+        let first = try await bench(["--matrix", file, "--output", out], tmpdir: tmp)
         #expect(exitCode(first) == 0, "\(first.stderr)")
 
         // Keep the first record, then simulate power loss in the second append.
@@ -100,7 +94,7 @@ struct ReliabilityTests {
         #expect(exitCode(wrong) == 2)
         #expect(wrong.stderr.contains("holds runs of matrix reliability"), "\(wrong.stderr)")
 
-        let resumed = try await bench(["--matrix", file, "--resume", out])
+        let resumed = try await bench(["--matrix", file, "--resume", out], tmpdir: tmp)
         #expect(exitCode(resumed) == 0, "\(resumed.stderr)")
         #expect(resumed.stderr.contains("resuming: 1 of 2 runs already recorded"), "\(resumed.stderr)")
         let records = try ResultsLog.read(path: path)
@@ -109,10 +103,11 @@ struct ReliabilityTests {
         #expect(Set(records.map(\.sequence)).count == 2)
         #expect(records.allSatisfy { $0.status == .ok })
         #expect(FileManager.default.fileExists(atPath: out + "/report.md"))
+        #expect(Self.leftovers(tmp).qemu.isEmpty && Self.leftovers(tmp).files.isEmpty)
     }
 
     @Test func secondHarnessOnTheSameOutputIsRefused() async throws {
-        let (dir, file) = try setUp()
+        let (dir, file, _) = try setUp()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let out = dir + "/out"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -122,15 +117,5 @@ struct ReliabilityTests {
         #expect(exitCode(second) == 2)
         #expect(second.stderr.contains("another bench process is writing to this directory"), "\(second.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out + "/results.jsonl"))
-    }
-}
-
-enum GuestProcesses {
-    static func qemu() -> [String] {
-        let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return procs.filter { $0.allSatisfy(\.isNumber) }.compactMap { pid in
-            guard let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8) else { return nil }
-            return comm.hasPrefix("qemu-system") ? pid : nil
-        }
     }
 }

@@ -16,7 +16,6 @@ struct FaultTests {
 
     /// Runs `cell` with `adjust` applied to the context; checks cleanup.
     func run(_ adjust: (inout Harness) -> Void) async throws -> RunRecord {
-        let before = Set(GuestBootTests.qemuProcesses())
         var h = try await GuestBootTests.harness()
         adjust(&h)
         let work = h.workDirectory.path
@@ -25,7 +24,7 @@ struct FaultTests {
         h.shutdown()
         #expect(leftovers.filter { $0.hasPrefix("disk-") || $0.hasPrefix("console-") }.isEmpty, "left in work dir: \(leftovers)")
         #expect(!FileManager.default.fileExists(atPath: work))
-        #expect(Set(GuestBootTests.qemuProcesses()).subtracting(before).isEmpty, "qemu-system process left behind")
+        #expect(QemuProcesses.running(commandLineContaining: work).isEmpty, "qemu-system process left behind")
         return record
     }
 
@@ -70,15 +69,16 @@ struct FaultTests {
     }
 
     @Test func qemuKilledMidRunIsRecordedWithTheSignal() async throws {
-        let before = Set(GuestBootTests.qemuProcesses())
         let h = try await GuestBootTests.harness()
+        let work = h.workDirectory.path
         let runner = h.runner
         let task = Task { await runner.run(PlannedRun(cell: Self.cell, repetition: 1), sequence: 0) }
-        // Wait until QEMU is up and the guest is booting, then SIGKILL it.
+        // Wait until this run's QEMU is up and the guest is booting, then
+        // SIGKILL it (other suites may run guests in parallel: match the work dir).
         var victim: pid_t?
         for _ in 0..<100 where victim == nil {
             try await Task.sleep(for: .milliseconds(100))
-            victim = ActiveProcesses.pids.withLock { $0.first }
+            victim = QemuProcesses.running(commandLineContaining: work).first
         }
         let pid = try #require(victim)
         try await Task.sleep(for: .seconds(1))
@@ -88,7 +88,7 @@ struct FaultTests {
         #expect(record.status == .failed)
         #expect(record.failure?.contains("killed by signal 9") == true, "\(record.failure ?? "")")
         #expect(record.wallSeconds < 15)
-        #expect(Set(GuestBootTests.qemuProcesses()).subtracting(before).isEmpty)
+        #expect(QemuProcesses.running(commandLineContaining: work).isEmpty)
     }
 }
 

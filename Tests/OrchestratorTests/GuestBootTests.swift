@@ -20,16 +20,7 @@ struct GuestBootTests {
             logger: Logger(label: "test"))
     }
 
-    static func qemuProcesses() -> [String] {
-        let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return procs.filter { $0.allSatisfy(\.isNumber) }.compactMap { pid in
-            guard let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8) else { return nil }
-            return comm.hasPrefix("qemu-system") ? pid : nil
-        }
-    }
-
     @Test func preallocatedImageRunProducesAFullRecord() async throws {
-        let before = Set(Self.qemuProcesses())
         let h = try await Self.harness()
         let work = h.workDirectory.path
         let cell = Cell(
@@ -50,7 +41,7 @@ struct GuestBootTests {
         #expect(record.provenance.qemuVersion != "unknown")
         #expect(record.effective?.l2EntrySize == .kib(4))
         #expect(!FileManager.default.fileExists(atPath: work), "work directory left behind")
-        #expect(Set(Self.qemuProcesses()).subtracting(before).isEmpty, "qemu-system process left behind")
+        #expect(QemuProcesses.running(commandLineContaining: work).isEmpty, "qemu-system process left behind")
     }
 
     @Test func qemuRejectingAnOptionIsAFailedRecordNotAHang() async throws {

@@ -1,0 +1,273 @@
+import ArgumentParser
+import BenchSpec
+import Foundation
+import GuestWire
+import Orchestrator
+import Qcow2Geometry
+import Reporting
+
+/// `bench calibrate`: is the guest driver the bottleneck, and does it agree
+/// with fio? Runs the native driver and fio alternately on the same disks and
+/// prints both, their ratio, and what a run costs besides measuring.
+struct CalibrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calibrate",
+        abstract: "Compare the native guest driver with fio: on null-co (the ceiling) and a full-coverage qcow2, or over a 3-cell L2 sweep.",
+        discussion: """
+            Runs alternate native, fio, native, fio, ... so drift of the machine affects both drivers alike.
+            Default: a null-co disk and a 1G preallocated qcow2 with the default (full-coverage) L2 cache.
+            --sweep: a 16G preallocated qcow2 with l2-cache-size 128K, 1M and default (low, mid and full coverage),
+            to check that both drivers see the same direction and knee.
+            fio comes from the host (apt-get install fio); its initramfs is built once and cached.
+            """)
+
+    @Option(help: "Runs per driver and disk (at least 2, for a spread).") var runs = 3
+    @Option(help: "Measured time per run.") var runtime = "4s"
+    @Option(help: "Warm-up before measuring.") var ramp = "1s"
+    @Flag(help: "Run the 3-cell L2 coverage sweep on a 16G image instead.") var sweep = false
+    @Option(help: "Seed of the offset generators.") var seed: UInt64 = 1
+    @OptionGroup var guest: GuestOptions
+
+    static let runRange = 2...100
+
+    func workload() throws -> Workload {
+        Workload(
+            ramp: try parsed { () throws(InvalidValue) in try TimeSpan(parsing: ramp, field: "--ramp", allowZero: true) },
+            runtime: try parsed { () throws(InvalidValue) in try TimeSpan(parsing: runtime, field: "--runtime") })
+    }
+
+    func validate() throws {
+        if !Self.runRange.contains(runs) {
+            throw ValidationError(
+                InvalidValue(field: "--runs", value: "\(runs)", rule: "must be from \(Self.runRange.lowerBound) to \(Self.runRange.upperBound)").description)
+        }
+        _ = try workload()
+    }
+
+    /// The disks measured, native workload; each is also run with fio.
+    func cells(_ w: Workload) -> [Cell] {
+        if sweep {
+            let g = ImageGeometry(diskSize: .gib(16))
+            return [Setting.value(ByteSize.kib(128)), .value(.mib(1)), .default].map {
+                Cell(kind: .qcow2, state: .preallocated, geometry: g, cache: CacheConfig(l2CacheSize: $0), workload: w)
+            }
+        }
+        return [
+            Cell(kind: .null, geometry: ImageGeometry(diskSize: .gib(1)), workload: w),
+            Cell(kind: .qcow2, state: .preallocated, geometry: ImageGeometry(diskSize: .gib(1)), workload: w),
+        ]
+    }
+
+    func run() async throws {
+        let native = try workload()
+        var fio = native
+        fio.driver = .fio
+        let disks = cells(native)
+        let logger = guest.makeLogger()
+        let progress = ProgressReporter()
+
+        let harness: Harness
+        do {
+            harness = try await Harness.prepare(
+                kernelDirectory: guest.kernel, accel: guest.accel.rawValue, matrixName: "calibrate", matrixHash: "-",
+                seed: seed, logger: logger)
+        } catch {
+            throw fail(error.description, code: 2)
+        }
+        var base = harness
+        base.context.extraKernelParameters = guest.kernelArgs
+        let fioHarness: Harness
+        do {
+            fioHarness = try await base.using(driver: .fio)
+        } catch {
+            harness.shutdown()
+            throw fail(error.description, code: 2)
+        }
+        let runners: [GuestDriver: BenchRunner] = [.native: base.runner, .fio: fioHarness.runner]
+
+        // Alternating order: for each repetition, each disk, native then fio.
+        var order: [(driver: GuestDriver, cell: Cell, repetition: Int)] = []
+        for rep in 1...runs {
+            for disk in disks {
+                var f = disk
+                f.workload = fio
+                order.append((.native, disk, rep))
+                order.append((.fio, f, rep))
+            }
+        }
+        let plan = order
+        progress.note(
+            "calibrate: \(disks.count) disks x 2 drivers x \(runs) runs = \(plan.count) runs, accel \(harness.context.accel.accel)")
+        let started = ContinuousClock.now
+        let task = Task { () async -> [RunRecord] in
+            var records: [RunRecord] = []
+            for (i, step) in plan.enumerated() {
+                if Task.isCancelled { break }
+                guard let runner = runners[step.driver] else { continue }
+                let record = await runner.run(PlannedRun(cell: step.cell, repetition: step.repetition), sequence: i)
+                progress.finished(record, index: i, total: plan.count)
+                records.append(record)
+            }
+            return records
+        }
+        Interrupts.install { task.cancel() }
+        let records = await task.value
+        harness.shutdown()
+        let wall = ContinuousClock.now - started
+
+        let report = Calibration(
+            disks: disks, records: records, workload: native, runs: runs, accel: harness.context.accel.accel, sweep: sweep)
+        print(report.text(wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18))
+        if task.isCancelled { throw ExitCode(130) }
+        if records.contains(where: { $0.status != .ok }) || records.count < plan.count { throw ExitCode(1) }
+    }
+}
+
+/// The calibration's figures, derived from its records alone.
+struct Calibration {
+    var disks: [Cell]
+    var records: [RunRecord]
+    var workload: Workload
+    var runs: Int
+    var accel: String
+    var sweep: Bool
+
+    /// Successful records of `disk` (any driver's variant of it) run by `driver`.
+    func ok(_ disk: Cell, _ driver: GuestDriver) -> [RunRecord] {
+        records.filter {
+            $0.status == .ok && $0.result != nil && $0.cell.workload.driver == driver
+                && $0.cell.kind == disk.kind && $0.cell.geometry == disk.geometry && $0.cell.cache == disk.cache
+        }
+    }
+
+    func iops(_ disk: Cell, _ driver: GuestDriver) -> SampleStats? {
+        SampleStats(ok(disk, driver).compactMap { $0.result?.iops })
+    }
+
+    /// Ratio of means `a / b` with an approximate 95% interval (delta method on
+    /// the two means' standard errors; t with the smaller sample's degrees of
+    /// freedom, which errs wide).
+    static func ratio(_ a: SampleStats, _ b: SampleStats) -> (value: Double, low: Double, high: Double)? {
+        guard b.mean > 0, a.count >= 2, b.count >= 2 else { return nil }
+        let r = a.mean / b.mean
+        let relA = a.stdev / Double(a.count).squareRoot() / a.mean
+        let relB = b.stdev / Double(b.count).squareRoot() / b.mean
+        let half = tQuantile975(df: min(a.count, b.count) - 1) * r * (relA * relA + relB * relB).squareRoot()
+        return (r, r - half, r + half)
+    }
+
+    static func describe(_ s: SampleStats?) -> String {
+        guard let s else { return "no successful run" }
+        let ci = s.ci95.map { String(format: " ± %.0f (%.1f%%)", $0, s.ci95Percent ?? 0) } ?? ""
+        return String(format: "%.0f%@  sd %.0f  n=%d", s.mean, ci, s.stdev, s.count)
+    }
+
+    static func label(_ cell: Cell) -> String {
+        switch cell.kind {
+        case .null: return "null-co \(cell.geometry.diskSize) (guest + driver ceiling)"
+        case .raw: return "raw \(cell.geometry.diskSize)"
+        case .qcow2:
+            guard let e = cell.effectiveCache else { return cell.id }
+            return String(
+                format: "qcow2 %@ preallocated, l2-cache-size %@ -> %@ (entry %@), L2 coverage %.2f%%",
+                cell.geometry.diskSize.description, cell.cache.l2CacheSize.description, e.l2CacheBytes.humanReadable,
+                e.l2EntrySize.humanReadable, e.l2CoveragePercent)
+        }
+    }
+
+    func text(wallSeconds: Double) -> String {
+        var out: [String] = []
+        out.append(
+            "calibrate: \(workload.blockSize) random writes, qd \(workload.iodepth), ramp \(workload.ramp), runtime \(workload.runtime); "
+                + "\(runs) runs per driver and disk, alternating native/fio; accel \(accel)")
+        for disk in disks {
+            out.append("")
+            out.append(Self.label(disk))
+            let n = iops(disk, .native)
+            let f = iops(disk, .fio)
+            out.append("  native IOPS  \(Self.describe(n))")
+            out.append("  fio IOPS     \(Self.describe(f))")
+            if let n, let f, let r = Self.ratio(n, f) {
+                out.append(String(format: "  native/fio   %.2f  (approx. 95%% CI %.2f to %.2f)", r.value, r.low, r.high))
+            }
+        }
+        if sweep { out += sweepText() }
+        out.append("")
+        out.append("cost per run (all disks)")
+        for driver in GuestDriver.allCases {
+            out.append("  \(driver.rawValue)")
+            out += costLines(driver).map { "    " + $0 }
+        }
+        let failed = records.filter { $0.status != .ok }
+        if !failed.isEmpty {
+            out.append("")
+            out.append("\(failed.count) failed runs:")
+            for r in failed.prefix(10) { out.append("  \(r.cellID) #\(r.repetition): \(r.failure ?? "?")") }
+        }
+        out.append("")
+        out.append(String(format: "wall time %@ for %d runs", ProgressReporter.clock(wallSeconds), records.count))
+        return out.joined(separator: "\n")
+    }
+
+    /// Boot, wall and the measuring fraction for one driver's runs.
+    func costLines(_ driver: GuestDriver) -> [String] {
+        let rs = records.filter { $0.status == .ok && $0.cell.workload.driver == driver }
+        guard !rs.isEmpty else { return ["no successful run"] }
+        var lines: [String] = []
+        if let boot = SampleStats(rs.compactMap { $0.result.map { Double($0.bootToFirstIOMillis) } }) {
+            lines.append(String(format: "guest boot to first I/O   %.0f ms ± %.0f (guest uptime; min %.0f, max %.0f)", boot.mean, boot.ci95 ?? 0, boot.min, boot.max))
+        }
+        if let host = SampleStats(rs.compactMap { $0.hostBootMillis.map(Double.init) }) {
+            lines.append(String(format: "host QEMU start to ready  %.0f ms ± %.0f (console polled; min %.0f, max %.0f)", host.mean, host.ci95 ?? 0, host.min, host.max))
+        }
+        if let wall = SampleStats(rs.map(\.wallSeconds)), let prep = SampleStats(rs.map(\.prepSeconds)) {
+            lines.append(String(format: "QEMU start to exit        %.2f s ± %.2f; image preparation %.2f s", wall.mean, wall.ci95 ?? 0, prep.mean))
+        }
+        let measured = rs.compactMap { $0.result?.seconds }.reduce(0, +)
+        let wall = rs.map(\.wallSeconds).reduce(0, +)
+        let all = rs.map { $0.wallSeconds + $0.prepSeconds }.reduce(0, +)
+        if wall > 0, all > 0 {
+            lines.append(String(format: "measuring fraction        %.1f%% of QEMU wall, %.1f%% with image preparation", measured / wall * 100, measured / all * 100))
+        }
+        return lines
+    }
+
+    /// Direction and knee of the sweep, per driver: IOPS relative to full
+    /// coverage, the sign of each step (and whether it exceeds the noise),
+    /// and which step carries most of the low-to-full change.
+    func sweepText() -> [String] {
+        guard disks.count == 3 else { return [] }
+        var out = ["", "sweep (IOPS relative to the last cell)"]
+        var shapes: [GuestDriver: (steps: [Int], knee: Int)] = [:]
+        for driver in GuestDriver.allCases {
+            let stats = disks.map { iops($0, driver) }
+            guard let full = stats.last??.mean, full > 0, stats.allSatisfy({ $0 != nil }) else {
+                out.append("  \(driver.rawValue): incomplete")
+                continue
+            }
+            let s = stats.compactMap { $0 }
+            let rel = s.map { String(format: "%.2f", $0.mean / full) }.joined(separator: "  ")
+            var steps: [Int] = []
+            var words: [String] = []
+            for (a, b) in zip(s, s.dropFirst()) {
+                let d = b.mean - a.mean
+                let noise = ((a.ci95 ?? 0) * (a.ci95 ?? 0) + (b.ci95 ?? 0) * (b.ci95 ?? 0)).squareRoot()
+                steps.append(d > 0 ? 1 : (d < 0 ? -1 : 0))
+                words.append(String(format: "%@%.0f%@", d >= 0 ? "+" : "", d, abs(d) > noise ? "" : " (within noise)"))
+            }
+            let gains = zip(s, s.dropFirst()).map { $1.mean - $0.mean }
+            let knee = gains.indices.max(by: { abs(gains[$0]) < abs(gains[$1]) }) ?? 0
+            let total = (s.last?.mean ?? 0) - (s.first?.mean ?? 0)
+            let share = total != 0 ? gains[knee] / total * 100 : 0
+            shapes[driver] = (steps, knee)
+            out.append("  \(driver.rawValue): \(rel);  steps \(words.joined(separator: ", "));  largest step: \(Self.stepName(knee)) (\(String(format: "%.0f", share))% of low-to-full)")
+        }
+        if let n = shapes[.native], let f = shapes[.fio] {
+            out.append("  direction: \(n.steps == f.steps ? "agrees" : "differs")")
+            out.append("  knee (largest step): \(n.knee == f.knee ? "agrees" : "differs")")
+        }
+        return out
+    }
+
+    static func stepName(_ i: Int) -> String { i == 0 ? "low->mid" : "mid->full" }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import BenchSpec
+import Foundation
+import Orchestrator
+import Reporting
+
+/// `bench compare BASELINE CURRENT`: the regression gate of nightly CI.
+/// Exit 1 on a significant regression beyond the threshold, 0 otherwise,
+/// 2 on bad input.
+struct CompareCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Compare two results directories cell by cell; exit 1 on a significant regression.",
+        discussion: """
+            Cells are matched by configuration (cell ID); cells on one side only are listed. For IOPS and p99 \
+            latency, a change is a regression when it is significant at --confidence (two-sided Welch's t-test \
+            with at least 3 successful runs per side, exact Mann-Whitney U when a side has 2, no test with 1) and \
+            larger than --threshold. Different environments (QEMU, accelerator, host CPU, kernels, file system) \
+            are shown as a warning first.
+
+            Exit status: 0 no regression, 1 a regression, 2 bad input.
+            """)
+
+    @Argument(help: ArgumentHelp("Baseline results directory (or its results.jsonl).", valueName: "baseline"))
+    var baseline: String
+
+    @Argument(help: ArgumentHelp("Current results directory (or its results.jsonl).", valueName: "current"))
+    var current: String
+
+    @Option(help: "Confidence level of the tests, between 0 and 1.")
+    var confidence: Double = 0.95
+
+    @Option(help: ArgumentHelp("Smallest change that counts, in percent of the baseline mean (e.g. 5 or 5%).", valueName: "percent"))
+    var threshold: String = "5%"
+
+    @Flag(help: "Print the comparison as JSON instead of Markdown.")
+    var json = false
+
+    func criteria() throws -> RegressionCriteria {
+        guard confidence > 0, confidence < 1 else {
+            throw ValidationError("--confidence: invalid value \"\(confidence)\": must be between 0 and 1, e.g. 0.95")
+        }
+        let digits = threshold.hasSuffix("%") ? String(threshold.dropLast()) : threshold
+        guard let percent = Double(digits), percent.isFinite, percent >= 0, percent < 1000 else {
+            throw ValidationError(
+                "--threshold: invalid value \"\(threshold)\": must be a percentage from 0 to 1000, e.g. 5 or 5%")
+        }
+        return RegressionCriteria(confidence: confidence, thresholdPercent: percent)
+    }
+
+    func validate() throws { _ = try criteria() }
+
+    func run() async throws {
+        let criteria = try criteria()
+        let baselineSet = try ResultsInput.load(baseline)
+        let currentSet = try ResultsInput.load(current)
+        let comparison = compareResults(
+            baseline: baselineSet, current: currentSet, criteria: criteria, baselineSource: baseline,
+            currentSource: current)
+        guard !comparison.cells.isEmpty else {
+            throw fail(
+                "\(baseline) and \(current) have no cell in common (\(comparison.onlyInBaseline.count) vs \(comparison.onlyInCurrent.count) cells): nothing to compare",
+                code: 2)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+            let data: Data
+            do { data = try encoder.encode(comparison) } catch { throw fail("encoding the comparison: \(error)", code: 1) }
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(comparisonMarkdown(comparison), terminator: "")
+        }
+        if comparison.hasRegression { throw ExitCode(1) }
+    }
+}
+
+/// Reading the records of a results directory given on the command line;
+/// every failure is bad input (exit 2), reported in one line.
+enum ResultsInput {
+    static func records(_ path: String) throws -> [RunRecord] {
+        let (_, jsonl) = ReportFiles.locate(path)
+        let records: [RunRecord]
+        do { records = try ResultsLog.read(path: jsonl) } catch { throw fail(error.description, code: 2) }
+        guard !records.isEmpty else { throw fail("\(jsonl): no records", code: 2) }
+        return records
+    }
+
+    static func load(_ path: String) throws -> ResultSet { ResultSet(records: try records(path)) }
+}

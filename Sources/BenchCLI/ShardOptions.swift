@@ -1,0 +1,29 @@
+import ArgumentParser
+import BenchSpec
+import Qcow2Geometry
+
+/// `--shard I/N`: run a deterministic share of a matrix's cells, so several
+/// hosts can split one matrix and `bench merge` can join their directories.
+/// Cells are dealt round-robin in matrix order (see `Shard`).
+struct ShardOptions: ParsableArguments {
+    @Option(
+        name: .customLong("shard"),
+        help: ArgumentHelp(
+            "Run only shard I of N: cells are dealt round-robin in matrix order, so every cell is in exactly one shard; join the directories with 'bench merge'.",
+            valueName: "I/N"))
+    var text: String?
+
+    /// The parsed shard; nil runs every cell.
+    func shard() throws -> Shard? {
+        try text.map { (t) throws in try parsed { () throws(InvalidValue) in try Shard(parsing: t) } }
+    }
+
+    func validate() throws { _ = try shard() }
+
+    /// The cells of the requested shard, in matrix order; all cells without
+    /// `--shard`. Validation has already rejected malformed values.
+    func select(_ cells: [Cell]) -> [Cell] {
+        guard let shard = try? shard() else { return cells }
+        return shard.select(cells)
+    }
+}

@@ -1,0 +1,132 @@
+/// `compare.md`: a comparison as Markdown, for people and CI logs.
+///
+/// Sections, in order: a warning when the environments differ (first, since
+/// it changes how everything below reads); the verdict line; what each side
+/// is; the rule that flags a change; one table row per compared cell in
+/// `Comparison.cells` order (regressions first); the cells found on one
+/// side only. Depends only on the comparison: no clock, fixed decimals.
+public func comparisonMarkdown(_ c: Comparison) -> String {
+    var md = MarkdownWriter()
+    md.line("# qcow2 cache benchmark comparison")
+    md.blank()
+    if !c.environmentDifferences.isEmpty {
+        md.line(
+            "**Warning: the environments differ** ("
+                + c.environmentDifferences.map(\.field).joined(separator: ", ")
+                + "). Changes below may come from the environment, not the code.")
+        md.blank()
+        md.table(
+            ["Property", "Baseline", "Current"], ["l", "l", "l"],
+            c.environmentDifferences.map {
+                [$0.field, $0.baseline.joined(separator: "; "), $0.current.joined(separator: "; ")]
+            })
+        md.blank()
+    }
+    md.line(verdictLine(c))
+    md.blank()
+    md.line("- Baseline: " + sideText(c.baseline))
+    md.line("- Current: " + sideText(c.current))
+    if c.baseline.matrixHashes != c.current.matrixHashes {
+        md.line("- The matrices differ: only cells with the same configuration (cell ID) are compared.")
+    }
+    md.blank()
+    let criteria = c.criteria
+    md.line(
+        "A change is flagged when it is significant at \(confidenceText(criteria)) confidence and larger than "
+            + "\(fixed(criteria.thresholdPercent, 1))% of the baseline mean: lower IOPS or higher p99 latency is a "
+            + "regression. Tests are two-sided, over each side's successful runs: Welch's t-test with at least "
+            + "\(RegressionCriteria.welchMinimumRuns) runs on both sides, the exact Mann–Whitney U test when a side "
+            + "has 2, none with 1 (never flagged).")
+    md.blank()
+    if c.cells.isEmpty {
+        md.line("No cell is in both result sets: nothing was compared.")
+        md.blank()
+    } else {
+        var rows: [[String]] = []
+        for cell in c.cells {
+            // The same note for both metrics (they share their runs) is said once.
+            var notes: [(labels: [String], text: String)] = []
+            for m in cell.metrics {
+                guard let note = m.note else { continue }
+                if let i = notes.firstIndex(where: { $0.text == note }) {
+                    notes[i].labels.append(m.metric.label)
+                } else {
+                    notes.append(([m.metric.label], note))
+                }
+            }
+            rows.append(
+                [verdictText(cell), code(cell.cellID)]
+                    + metricColumns(cell.iops, decimals: 0) + metricColumns(cell.latencyP99, decimals: 1)
+                    + [notes.map { $0.labels.joined(separator: ", ") + ": " + $0.text }.joined(separator: "; ")])
+        }
+        md.table(
+            [
+                "Verdict", "Cell", "IOPS baseline", "IOPS current", "IOPS change", "IOPS p", "p99 µs baseline",
+                "p99 µs current", "p99 change", "p99 p", "Notes",
+            ],
+            ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "l"], rows)
+        md.blank()
+    }
+    if !c.onlyInBaseline.isEmpty {
+        md.line("Only in the baseline (not compared): " + c.onlyInBaseline.map(code).joined(separator: ", "))
+        md.blank()
+    }
+    if !c.onlyInCurrent.isEmpty {
+        md.line("Only in the current results (not compared): " + c.onlyInCurrent.map(code).joined(separator: ", "))
+        md.blank()
+    }
+    return md.text
+}
+
+private func verdictLine(_ c: Comparison) -> String {
+    let n = c.cells.count
+    let regressed = c.regressions.count
+    let improved = c.cells.filter { $0.verdict == .improvement }.count
+    let untested = c.cells.filter { $0.verdict == .untested }.count
+    var parts: [String] = []
+    if improved > 0 { parts.append("\(improved) improved") }
+    if untested > 0 { parts.append("\(untested) not testable") }
+    let rest = parts.isEmpty ? "" : " (" + parts.joined(separator: ", ") + ")"
+    if regressed > 0 {
+        return "**Regression: \(regressed) of \(n) compared \(n == 1 ? "cell" : "cells") regressed**\(rest)."
+    }
+    return "**No regression** in \(n) compared \(n == 1 ? "cell" : "cells")\(rest)."
+}
+
+private func sideText(_ s: ComparisonSide) -> String {
+    "\(code(s.source)): \(s.runs) runs of \(s.cells) cells; matrix \(s.matrixNames.joined(separator: ", ")) "
+        + "(hash \(s.matrixHashes.joined(separator: ", "))); git \(s.gitRevisions.joined(separator: ", "))"
+}
+
+private func verdictText(_ cell: CellComparison) -> String {
+    let which = cell.metrics.filter { $0.verdict == cell.verdict }.map(\.metric.label).joined(separator: ", ")
+    switch cell.verdict {
+    case .regression: return "**regression** (\(which))"
+    case .improvement: return "improvement (\(which))"
+    case .unchanged: return "no change"
+    case .untested: return "not tested"
+    }
+}
+
+/// Baseline, current, change and p of one metric.
+private func metricColumns(_ m: MetricComparison, decimals: Int) -> [String] {
+    func value(_ mean: Double?, _ n: Int) -> String {
+        guard let mean else { return "-" }
+        return (decimals == 0 ? grouped(mean) : fixed(mean, decimals)) + " (n=\(n))"
+    }
+    let change = m.changePercent.map { signedPercent($0) } ?? "-"
+    return [value(m.baselineMean, m.baselineRuns), value(m.currentMean, m.currentRuns), change, pText(m)]
+}
+
+/// `+1.9%`, `-10.5%`, `0.0%` (no sign when it rounds to zero).
+private func signedPercent(_ value: Double) -> String {
+    let text = fixed(value, 1)
+    return (value > 0 && text != "0.0" ? "+" : "") + text + "%"
+}
+
+/// `0.0123 (Welch)`, `<0.0001 (Welch)`, `0.2000 (MWU)`, `-`.
+private func pText(_ m: MetricComparison) -> String {
+    guard let p = m.pValue, let test = m.test else { return "-" }
+    let name = test == .welch ? "Welch" : "MWU"
+    return (p < 0.0001 ? "<0.0001" : fixed(p, 4)) + " (\(name))"
+}
