@@ -65,7 +65,7 @@ let package = Package(
         ),
 
         .testTarget(name: "Qcow2GeometryTests", dependencies: ["Qcow2Geometry"]),
-        .testTarget(name: "GuestWireTests", dependencies: ["GuestWire"]),
+        .testTarget(name: "GuestWireTests", dependencies: ["GuestWire"], exclude: ["Fixtures"]),
         .testTarget(name: "BenchSpecTests", dependencies: ["BenchSpec"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting"], exclude: ["Snapshots"]),
         .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator"]),

@@ -26,6 +26,8 @@ struct CalibrateCommand: AsyncParsableCommand {
     @Option(help: "Warm-up before measuring.") var ramp = "1s"
     @Flag(help: "Run the 3-cell L2 coverage sweep on a 16G image instead.") var sweep = false
     @Option(help: "Seed of the offset generators.") var seed: UInt64 = 1
+    @Option(help: ArgumentHelp("Also append every run's record to this file (JSON lines, as results.jsonl).", valueName: "file"))
+    var records: String?
     @OptionGroup var guest: GuestOptions
 
     static let runRange = 2...100
@@ -39,7 +41,8 @@ struct CalibrateCommand: AsyncParsableCommand {
     func validate() throws {
         if !Self.runRange.contains(runs) {
             throw ValidationError(
-                InvalidValue(field: "--runs", value: "\(runs)", rule: "must be from \(Self.runRange.lowerBound) to \(Self.runRange.upperBound)").description)
+                InvalidValue(field: "--runs", value: "\(runs)", rule: "must be from \(Self.runRange.lowerBound) to \(Self.runRange.upperBound)")
+                    .description)
         }
         _ = try workload()
     }
@@ -63,6 +66,10 @@ struct CalibrateCommand: AsyncParsableCommand {
         var fio = native
         fio.driver = .fio
         let disks = cells(native)
+        let log: ResultsLog?
+        do { log = try records.map { (path) throws(OrchestratorError) in try ResultsLog(path: path) } } catch {
+            throw fail(error.description, code: 2)
+        }
         let logger = guest.makeLogger()
         let progress = ProgressReporter()
 
@@ -100,26 +107,29 @@ struct CalibrateCommand: AsyncParsableCommand {
             "calibrate: \(disks.count) disks x 2 drivers x \(runs) runs = \(plan.count) runs, accel \(harness.context.accel.accel)")
         let started = ContinuousClock.now
         let task = Task { () async -> [RunRecord] in
-            var records: [RunRecord] = []
+            var done: [RunRecord] = []
             for (i, step) in plan.enumerated() {
                 if Task.isCancelled { break }
                 guard let runner = runners[step.driver] else { continue }
                 let record = await runner.run(PlannedRun(cell: step.cell, repetition: step.repetition), sequence: i)
                 progress.finished(record, index: i, total: plan.count)
-                records.append(record)
+                done.append(record)
             }
-            return records
+            return done
         }
         Interrupts.install { task.cancel() }
-        let records = await task.value
+        let finished = await task.value
         harness.shutdown()
         let wall = ContinuousClock.now - started
+        if let log {
+            do { for r in finished { try log.append(r) } } catch { progress.note("warning: \(error)") }
+        }
 
         let report = Calibration(
-            disks: disks, records: records, workload: native, runs: runs, accel: harness.context.accel.accel, sweep: sweep)
+            disks: disks, records: finished, workload: native, runs: runs, accel: harness.context.accel.accel, sweep: sweep)
         print(report.text(wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18))
         if task.isCancelled { throw ExitCode(130) }
-        if records.contains(where: { $0.status != .ok }) || records.count < plan.count { throw ExitCode(1) }
+        if finished.contains(where: { $0.status != .ok }) || finished.count < plan.count { throw ExitCode(1) }
     }
 }
 
@@ -215,10 +225,16 @@ struct Calibration {
         guard !rs.isEmpty else { return ["no successful run"] }
         var lines: [String] = []
         if let boot = SampleStats(rs.compactMap { $0.result.map { Double($0.bootToFirstIOMillis) } }) {
-            lines.append(String(format: "guest boot to first I/O   %.0f ms ± %.0f (guest uptime; min %.0f, max %.0f)", boot.mean, boot.ci95 ?? 0, boot.min, boot.max))
+            lines.append(
+                String(
+                    format: "guest boot to first I/O   %.0f ms ± %.0f (guest uptime; min %.0f, max %.0f)", boot.mean, boot.ci95 ?? 0, boot.min,
+                    boot.max))
         }
         if let host = SampleStats(rs.compactMap { $0.hostBootMillis.map(Double.init) }) {
-            lines.append(String(format: "host QEMU start to ready  %.0f ms ± %.0f (console polled; min %.0f, max %.0f)", host.mean, host.ci95 ?? 0, host.min, host.max))
+            lines.append(
+                String(
+                    format: "host QEMU start to ready  %.0f ms ± %.0f (console polled; min %.0f, max %.0f)", host.mean, host.ci95 ?? 0, host.min,
+                    host.max))
         }
         if let wall = SampleStats(rs.map(\.wallSeconds)), let prep = SampleStats(rs.map(\.prepSeconds)) {
             lines.append(String(format: "QEMU start to exit        %.2f s ± %.2f; image preparation %.2f s", wall.mean, wall.ci95 ?? 0, prep.mean))
@@ -227,47 +243,51 @@ struct Calibration {
         let wall = rs.map(\.wallSeconds).reduce(0, +)
         let all = rs.map { $0.wallSeconds + $0.prepSeconds }.reduce(0, +)
         if wall > 0, all > 0 {
-            lines.append(String(format: "measuring fraction        %.1f%% of QEMU wall, %.1f%% with image preparation", measured / wall * 100, measured / all * 100))
+            lines.append(
+                String(
+                    format: "measuring fraction        %.1f%% of QEMU wall, %.1f%% with image preparation", measured / wall * 100,
+                    measured / all * 100))
         }
         return lines
     }
 
-    /// Direction and knee of the sweep, per driver: IOPS relative to full
-    /// coverage, the sign of each step (and whether it exceeds the noise),
-    /// and which step carries most of the low-to-full change.
+    /// Where a sweep saturates: the lowest-coverage cell whose mean IOPS is
+    /// within this fraction of the best cell's.
+    static let kneeFraction = 0.9
+
+    /// Direction and knee of the sweep, per driver: IOPS relative to the best
+    /// cell, the sign of each step (and whether it exceeds the combined 95%
+    /// intervals), and the knee: the first cell within `kneeFraction` of the best.
     func sweepText() -> [String] {
         guard disks.count == 3 else { return [] }
-        var out = ["", "sweep (IOPS relative to the last cell)"]
+        var out = ["", "sweep (mean IOPS relative to the best cell, low -> mid -> full coverage)"]
         var shapes: [GuestDriver: (steps: [Int], knee: Int)] = [:]
         for driver in GuestDriver.allCases {
-            let stats = disks.map { iops($0, driver) }
-            guard let full = stats.last??.mean, full > 0, stats.allSatisfy({ $0 != nil }) else {
+            let stats = disks.compactMap { iops($0, driver) }
+            guard stats.count == disks.count, let best = stats.map(\.mean).max(), best > 0 else {
                 out.append("  \(driver.rawValue): incomplete")
                 continue
             }
-            let s = stats.compactMap { $0 }
-            let rel = s.map { String(format: "%.2f", $0.mean / full) }.joined(separator: "  ")
+            let rel = stats.map { String(format: "%.2f", $0.mean / best) }.joined(separator: "  ")
             var steps: [Int] = []
             var words: [String] = []
-            for (a, b) in zip(s, s.dropFirst()) {
+            for (a, b) in zip(stats, stats.dropFirst()) {
                 let d = b.mean - a.mean
                 let noise = ((a.ci95 ?? 0) * (a.ci95 ?? 0) + (b.ci95 ?? 0) * (b.ci95 ?? 0)).squareRoot()
                 steps.append(d > 0 ? 1 : (d < 0 ? -1 : 0))
                 words.append(String(format: "%@%.0f%@", d >= 0 ? "+" : "", d, abs(d) > noise ? "" : " (within noise)"))
             }
-            let gains = zip(s, s.dropFirst()).map { $1.mean - $0.mean }
-            let knee = gains.indices.max(by: { abs(gains[$0]) < abs(gains[$1]) }) ?? 0
-            let total = (s.last?.mean ?? 0) - (s.first?.mean ?? 0)
-            let share = total != 0 ? gains[knee] / total * 100 : 0
+            let knee = stats.firstIndex { $0.mean >= Self.kneeFraction * best } ?? stats.count - 1
             shapes[driver] = (steps, knee)
-            out.append("  \(driver.rawValue): \(rel);  steps \(words.joined(separator: ", "));  largest step: \(Self.stepName(knee)) (\(String(format: "%.0f", share))% of low-to-full)")
+            out.append(
+                "  \(driver.rawValue): \(rel);  steps \(words.joined(separator: ", "));  knee at \(Self.cellName(knee)) (first within \(Int(Self.kneeFraction * 100))% of best)"
+            )
         }
         if let n = shapes[.native], let f = shapes[.fio] {
-            out.append("  direction: \(n.steps == f.steps ? "agrees" : "differs")")
-            out.append("  knee (largest step): \(n.knee == f.knee ? "agrees" : "differs")")
+            out.append("  direction: \(n.steps == f.steps ? "agrees" : "differs");  knee: \(n.knee == f.knee ? "agrees" : "differs")")
         }
         return out
     }
 
-    static func stepName(_ i: Int) -> String { i == 0 ? "low->mid" : "mid->full" }
+    static func cellName(_ i: Int) -> String { ["low", "mid", "full"][min(i, 2)] }
 }

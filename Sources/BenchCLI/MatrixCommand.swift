@@ -85,9 +85,9 @@ struct MatrixCommand: AsyncParsableCommand {
             print(DryRun.diskText(footprint: footprint, free: free, at: workParent))
             return
         }
-        if let free, footprint.peakBytes > free {
+        if let free, footprint.preparedBytes > free {
             throw fail(
-                "host disk: the matrix needs up to \(ByteSize(footprint.peakBytes).humanReadable) at once under \(workParent) (cell \(footprint.peakCellID ?? "?")), but only \(ByteSize(free).humanReadable) is free; set TMPDIR to a larger file system or shrink disk_size",
+                "host disk: the matrix's images need \(ByteSize(footprint.preparedBytes).humanReadable) at once under \(workParent), but only \(ByteSize(free).humanReadable) is free; set TMPDIR to a larger file system or shrink disk_size",
                 code: 2)
         }
 
@@ -105,6 +105,9 @@ struct MatrixCommand: AsyncParsableCommand {
         let logger = guest.makeLogger()
         let progress = ProgressReporter()
         progress.note("matrix \(matrix.name) (\(matrix.hash)): \(cells.count) cells x \(matrix.repetitions) = \(plan.count) runs -> \(outputDir)")
+        if let free, footprint.worstCaseBytes > free {
+            progress.note("warning: " + DryRun.diskText(footprint: footprint, free: free, at: workParent))
+        }
         let harness: Harness
         do {
             harness = try await Harness.prepare(
@@ -119,6 +122,10 @@ struct MatrixCommand: AsyncParsableCommand {
         }
         var ready = harness
         ready.context.extraKernelParameters = guest.kernelArgs
+        do { ready = try await ready.using(driver: matrix.workload.driver) } catch {
+            harness.shutdown()
+            throw fail(error.description, code: 2)
+        }
 
         let started = ContinuousClock.now
         let session = MatrixSession(harness: ready, outputDirectory: outputDir, retries: retries)
@@ -235,10 +242,10 @@ enum DryRun {
         for r in rows {
             lines.append(r.enumerated().map { i, v in v.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  "))
         }
-        let measured = Double(runs) * (matrix.workload.ramp.seconds + matrix.workload.runtime.seconds)
+        let measured = Double(runs) * Double(matrix.workload.totalMillis) / 1000
         let estimate = measured + Double(runs) * overheadSeconds
         lines.append("")
-        lines.append(String(format: "estimated wall time: %@ (%.0f s measuring + ~%.0f s boot/prep per run)", ProgressReporter.clock(estimate), Double(runs) * matrix.workload.runtime.seconds, overheadSeconds))
+        lines.append(String(format: "estimated wall time: %@ (%.0f s measuring + ~%.0f s boot/prep per run)", ProgressReporter.clock(estimate), Double(runs) * Double(matrix.workload.measuredMillis) / 1000, overheadSeconds))
         return lines.joined(separator: "\n")
     }
 }
@@ -246,8 +253,15 @@ enum DryRun {
 extension DryRun {
     static func diskText(footprint: DiskFootprint, free: UInt64?, at path: String) -> String {
         let freeText = free.map { ByteSize($0).humanReadable } ?? "unknown"
-        let verdict = free.map { footprint.peakBytes <= $0 ? "fits" : "DOES NOT FIT: the run would be refused" } ?? "cannot check"
-        return "host disk: up to \(ByteSize(footprint.peakBytes).humanReadable) at once under \(path) (largest run: \(footprint.peakCellID ?? "-")); \(freeText) free: \(verdict)"
+        let verdict: String
+        if let free {
+            verdict = footprint.preparedBytes > free
+                ? "the images DO NOT FIT: the run would be refused"
+                : footprint.worstCaseBytes > free ? "the images fit; the worst case might not" : "fits"
+        } else {
+            verdict = "cannot check"
+        }
+        return "host disk: images \(ByteSize(footprint.preparedBytes).humanReadable), worst case with writes \(ByteSize(footprint.worstCaseBytes).humanReadable) (\(footprint.peakCellID ?? "-")) under \(path); \(freeText) free: \(verdict)"
     }
 }
 

@@ -26,6 +26,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Bytes per write.") var blockSize = "4K"
     @Option(help: "Part of the disk the random offsets cover: a percentage or a size.") var span = "100%"
     @Option(help: "Seed of the offset generator.") var seed: UInt64 = 1
+    @Option(help: "Offset distribution: uniform, or zipf:THETA (hot spots, as fio's random_distribution).") var distribution = "uniform"
+    @Option(help: ArgumentHelp("Phases after the ramp instead of --runtime, comma-separated, e.g. 'write 4s,idle 15s,write 4s'.", valueName: "list"))
+    var phases: String?
     @Option(help: "What generates the I/O in the guest: the native libaio loop, or fio with the equivalent job (needs fio on the host).")
     var driver: DriverChoice = .native
     @Flag(help: "Print the JSON record instead of a summary.") var json = false
@@ -62,7 +65,13 @@ struct RunCommand: AsyncParsableCommand {
             ramp: try parsed { () throws(InvalidValue) in try TimeSpan(parsing: ramp, field: "--ramp", allowZero: true) },
             runtime: try parsed { () throws(InvalidValue) in try TimeSpan(parsing: runtime, field: "--runtime") },
             span: try parsed { () throws(InvalidValue) in try Span(parsing: span, field: "--span") },
-            driver: driver.driver)
+            driver: driver.driver,
+            distribution: try parsed { () throws(InvalidValue) in try OffsetDistribution(parsing: distribution, field: "--distribution") },
+            phases: try phases.map { (list) throws in
+                try parsed { () throws(InvalidValue) in
+                    try WorkloadPhase.parseList(list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, field: "--phases")
+                }
+            } ?? [])
         try parsed { () throws(InvalidValue) in try workload.validate() }
         return Parsed(cell: Cell(kind: disk.kind, state: imageState.state, geometry: geometry, cache: cache, workload: workload))
     }

@@ -26,6 +26,21 @@ struct AIOContext: ~Copyable {
         }
     }
 
+    /// Waits for at least one completion (up to `max`) by polling the
+    /// kernel's completion ring instead of sleeping in io_getevents. A
+    /// sleeping driver lets the vCPU halt, and under TCG waking it delays
+    /// each batch of completions; polling measured more IOPS both on null-co
+    /// and on a qcow2 with a small L2 cache, where the sleeping driver had
+    /// measured less than fio. Falls back to io_getevents on a ring of
+    /// unknown layout.
+    func poll(max: Int, into events: UnsafeMutablePointer<io_event>) throws(GuestFailure) -> Int {
+        guard let ctx, qcb_ring_readable(ctx) != 0 else { return try reap(min: 1, max: max, into: events) }
+        while true {
+            let n = qcb_user_reap(ctx, Int32(max), events)
+            if n > 0 { return Int(n) }
+        }
+    }
+
     /// Waits for at least `min` completions (up to `max`); EINTR is retried.
     func reap(min: Int, max: Int, into events: UnsafeMutablePointer<io_event>) throws(GuestFailure) -> Int {
         while true {

@@ -1,4 +1,5 @@
 import Glibc
+import GuestWire
 
 /// Monotonic time in nanoseconds.
 @inline(__always)
@@ -17,25 +18,93 @@ func uptimeMillis() -> UInt64 {
 }
 
 /// Splitmix64: a fast, seedable generator with good spread for offsets.
+/// Block-aligned random offsets: uniform over the span, or Zipf-skewed like
+/// fio's `random_distribution=zipf:THETA` (Gray et al.'s generator, as fio's
+/// lib/zipf.c; hot ranks scattered over the span by a hash so the hot set is
+/// not one contiguous region covered by a single L2 table).
 struct OffsetGenerator {
     private var state: UInt64
     let blocks: UInt64
     let blockSize: UInt64
+    private let zipf: ZipfParameters?
 
-    init(seed: UInt64, spanBytes: UInt64, blockSize: UInt64) {
+    init(seed: UInt64, spanBytes: UInt64, blockSize: UInt64, distribution: OffsetDistribution = .uniform) {
         state = seed
         self.blockSize = blockSize
         blocks = max(1, spanBytes / blockSize)
+        if case .zipf(let t) = distribution {
+            zipf = ZipfParameters(n: blocks, theta: Double(t) / 1000)
+        } else {
+            zipf = nil
+        }
     }
 
     @inline(__always)
-    mutating func next() -> UInt64 {
+    mutating func nextRandom() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        // Lemire's multiply-high maps uniformly onto 0..<blocks without division.
-        return z.multipliedFullWidth(by: blocks).high &* blockSize
+        return z ^ (z >> 31)
+    }
+
+    @inline(__always)
+    mutating func next() -> UInt64 {
+        let z = nextRandom()
+        guard let zipf else {
+            // Lemire's multiply-high maps uniformly onto 0..<blocks without division.
+            return z.multipliedFullWidth(by: blocks).high &* blockSize
+        }
+        let rank = zipf.rank(uniform: Double(z >> 11) * 0x1p-53)
+        var h = rank &* 0x9E37_79B9_7F4A_7C15
+        h ^= h >> 29
+        return h.multipliedFullWidth(by: blocks).high &* blockSize
+    }
+}
+
+/// Precomputed constants of the Zipf generator for `n` items.
+struct ZipfParameters {
+    let n: Double
+    let theta: Double
+    let alpha: Double
+    let zetan: Double
+    let eta: Double
+    let twoThreshold: Double
+
+    init(n items: UInt64, theta: Double) {
+        n = Double(items)
+        self.theta = theta
+        alpha = 1 / (1 - theta)
+        zetan = Self.zeta(items, theta)
+        let zeta2 = 1 + pow(0.5, theta)
+        eta = (1 - pow(2 / n, 1 - theta)) / (1 - zeta2 / zetan)
+        twoThreshold = zeta2
+    }
+
+    /// 0-based rank for a uniform sample in [0, 1).
+    @inline(__always)
+    func rank(uniform u: Double) -> UInt64 {
+        let uz = u * zetan
+        if uz < 1 { return 0 }
+        if uz < twoThreshold { return 1 }
+        let r = n * pow(eta * u - eta + 1, alpha)
+        return r.isFinite && r >= 0 ? min(UInt64(n) - 1, UInt64(r)) : 0
+    }
+
+    /// sum_{i=1..n} i^-theta: exact for the first 10,000 terms, then the
+    /// midpoint integral, whose error is far below a part in a million there.
+    static func zeta(_ n: UInt64, _ theta: Double) -> Double {
+        let exact = min(n, 10_000)
+        var sum = 0.0
+        var i: UInt64 = 1
+        while i <= exact {
+            sum += pow(Double(i), -theta)
+            i += 1
+        }
+        guard n > exact else { return sum }
+        let a = Double(exact) + 0.5
+        let b = Double(n) + 0.5
+        if abs(theta - 1) < 1e-9 { return sum + log(b / a) }
+        return sum + (pow(b, 1 - theta) - pow(a, 1 - theta)) / (1 - theta)
     }
 }

@@ -6,7 +6,8 @@ import GuestWire
 // the same record. fio's stdout goes to stderr, so the console protocol on
 // stdout stays ours alone.
 
-func runFio(_ spec: WorkloadSpec) throws(GuestFailure) -> GuestResult {
+/// - Parameter dump: copy fio's report and log to stderr (`ConsoleProtocol.fioDumpBegin`).
+func runFio(_ spec: WorkloadSpec, dump: Bool) throws(GuestFailure) -> GuestResult {
     let path = "/dev/\(spec.device)"
     let fd = open(path, O_RDONLY)
     guard fd >= 0 else { throw .syscall("open(\(path), O_RDONLY)", errno) }
@@ -56,6 +57,11 @@ func runFio(_ spec: WorkloadSpec) throws(GuestFailure) -> GuestResult {
 
     guard let report = readText(FioJob.reportPath) else { throw .syscall("read(\(FioJob.reportPath))", errno) }
     let log = readText(FioJob.iopsLogPath)
+    if dump {
+        let text =
+            "\(ConsoleProtocol.fioDumpBegin) \(FioJob.reportPath)\n\(report)\n\(ConsoleProtocol.fioDumpBegin) \(FioJob.iopsLogPath)\n\(log ?? "")\n\(ConsoleProtocol.fioDumpEnd)\n"
+        _ = text.withCString { write(2, $0, strlen($0)) }
+    }
     do {
         return try FioJob.result(
             report: report, iopsLog: log, spec: spec, bootToFirstIOMillis: bootToFirstIO, deviceBytes: deviceBytes)

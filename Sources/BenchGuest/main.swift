@@ -22,11 +22,14 @@ func emit(_ line: String) {
 }
 
 func run() throws(GuestFailure) -> GuestResult {
+    let commandLine = readCommandLine()
     let spec: WorkloadSpec
-    do { spec = try WorkloadSpec(commandLine: readCommandLine()) } catch { throw .spec(error.description) }
+    do { spec = try WorkloadSpec(commandLine: commandLine) } catch { throw .spec(error.description) }
     switch spec.driver {
     case .native: return try runNative(spec)
-    case .fio: return try runFio(spec)
+    case .fio:
+        let dump = commandLine.split(whereSeparator: { $0 == " " || $0 == "\n" }).contains { $0 == ConsoleProtocol.dumpParameter }
+        return try runFio(spec, dump: dump)
     }
 }
 
@@ -61,10 +64,17 @@ func runNative(_ spec: WorkloadSpec) throws(GuestFailure) -> GuestResult {
     let submittedAt = UnsafeMutablePointer<UInt64>.allocate(capacity: depth)
     defer { submittedAt.deallocate() }
 
-    var offsets = OffsetGenerator(seed: spec.seed, spanBytes: span, blockSize: bs)
-    var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: .three)
-    let seconds = Int((UInt64(spec.runtimeMillis) + 999) / 1000)
-    var perSecond = [UInt64](repeating: 0, count: max(1, seconds))
+    var offsets = OffsetGenerator(seed: spec.seed, spanBytes: span, blockSize: bs, distribution: spec.distribution)
+    let phases = spec.effectivePhases
+    // Per write phase: a histogram and whole-second counters, allocated
+    // before the first I/O; `total` aggregates all write phases.
+    func makeHistogram() -> Histogram<UInt64> {
+        Histogram<UInt64>(highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: .three)
+    }
+    var total = makeHistogram()
+    var phaseHistograms = phases.map { _ in makeHistogram() }
+    var phaseSeconds = phases.map { [UInt64](repeating: 0, count: max(1, Int((UInt64($0.millis) + 999) / 1000))) }
+    var phaseOps = [UInt64](repeating: 0, count: phases.count)
     var ioErrors: UInt64 = 0
     var firstError: String? = nil
 
@@ -74,75 +84,104 @@ func runNative(_ spec: WorkloadSpec) throws(GuestFailure) -> GuestResult {
 
     emit("\(ConsoleProtocol.readyMarker) uptime_ms=\(uptimeMillis())")
     let bootToFirstIO = uptimeMillis()
-    let start = monotonicNanos()
-    let measureStart = start + UInt64(spec.rampMillis) * 1_000_000
-    let measureEnd = measureStart + UInt64(spec.runtimeMillis) * 1_000_000
+    var cursor = monotonicNanos()
 
-    for slot in 0..<depth {
-        prepare(slot)
-        submittedAt[slot] = start
-        pending[slot] = iocbs + slot
-    }
-    try ctx.submit(pending, count: depth)
-
-    var inFlight = depth
-    var ops: UInt64 = 0
-    var submitting = true
-    while inFlight > 0 {
-        let n = try ctx.reap(min: 1, max: depth, into: events)
-        let now = monotonicNanos()
-        if now >= measureEnd { submitting = false }
-        let measuring = now >= measureStart && now < measureEnd
-        var resubmit = 0
-        for i in 0..<n {
-            let ev = events[i]
-            guard let obj = ev.obj else { continue }
-            let slot = obj - iocbs
-            let res = Int(bitPattern: ev.res)
-            if res != Int(bs) {
-                ioErrors += 1
-                if firstError == nil {
-                    firstError = res < 0
-                        ? "pwrite at \(obj.pointee.u.c.offset): \(String(cString: strerror(Int32(-res))))"
-                        : "short write at \(obj.pointee.u.c.offset): \(res) of \(bs) bytes"
-                }
-            } else if measuring {
-                ops += 1
-                perSecond[min(perSecond.count - 1, Int((now - measureStart) / 1_000_000_000))] += 1
-                histogram.record(now - submittedAt[slot])
-            }
-            if submitting {
-                prepare(slot)
-                submittedAt[slot] = now
-                pending[resubmit] = obj
-                resubmit += 1
-            } else {
-                inFlight -= 1
-            }
+    for (p, phase) in phases.enumerated() {
+        guard phase.isWrite else {
+            // Idle: no I/O at all, so QEMU's cache-clean timer can act.
+            emit("\(ConsoleProtocol.phaseMarker) idle-start \(p)")
+            var request = timespec(tv_sec: Int(phase.millis / 1000), tv_nsec: Int(phase.millis % 1000) * 1_000_000)
+            var remaining = timespec()
+            while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+            emit("\(ConsoleProtocol.phaseMarker) idle-end \(p)")
+            cursor = monotonicNanos()
+            continue
         }
-        if resubmit > 0 { try ctx.submit(pending, count: resubmit) }
+        // The ramp precedes the first write phase only.
+        let measureStart = cursor + (p == 0 ? UInt64(spec.rampMillis) * 1_000_000 : 0)
+        let measureEnd = measureStart + UInt64(phase.millis) * 1_000_000
+        for slot in 0..<depth {
+            prepare(slot)
+            submittedAt[slot] = cursor
+            pending[slot] = iocbs + slot
+        }
+        try ctx.submit(pending, count: depth)
+
+        var inFlight = depth
+        var submitting = true
+        while inFlight > 0 {
+            let n = try ctx.poll(max: depth, into: events)
+            let now = monotonicNanos()
+            if now >= measureEnd { submitting = false }
+            let measuring = now >= measureStart && now < measureEnd
+            var resubmit = 0
+            for i in 0..<n {
+                let ev = events[i]
+                guard let obj = ev.obj else { continue }
+                let slot = obj - iocbs
+                let res = Int(bitPattern: ev.res)
+                if res != Int(bs) {
+                    ioErrors += 1
+                    if firstError == nil {
+                        firstError = res < 0
+                            ? "pwrite at \(obj.pointee.u.c.offset): \(String(cString: strerror(Int32(-res))))"
+                            : "short write at \(obj.pointee.u.c.offset): \(res) of \(bs) bytes"
+                    }
+                } else if measuring {
+                    phaseOps[p] += 1
+                    let second = min(phaseSeconds[p].count - 1, Int((now - measureStart) / 1_000_000_000))
+                    phaseSeconds[p][second] += 1
+                    let latency = now - submittedAt[slot]
+                    phaseHistograms[p].record(latency)
+                    total.record(latency)
+                }
+                if submitting {
+                    prepare(slot)
+                    submittedAt[slot] = now
+                    pending[resubmit] = obj
+                    resubmit += 1
+                } else {
+                    inFlight -= 1
+                }
+            }
+            if resubmit > 0 { try ctx.submit(pending, count: resubmit) }
+        }
+        cursor = monotonicNanos()
     }
 
-    let window = Double(spec.runtimeMillis) / 1000
     let us = { (ns: UInt64) in Double(ns) / 1000 }
-    return GuestResult(
+    let writeIndices = phases.indices.filter { phases[$0].isWrite }
+    let ops = writeIndices.reduce(0) { $0 + phaseOps[$1] }
+    let window = Double(writeIndices.reduce(0) { $0 + phases[$1].millis }) / 1000
+    var result = GuestResult(
         driver: "native",
         ops: ops,
         seconds: window,
         iops: Double(ops) / window,
         mibPerSecond: Double(ops) * Double(bs) / 1_048_576 / window,
         latency: .init(
-            meanUs: histogram.mean / 1000,
-            p50Us: us(histogram.valueAtPercentile(50)),
-            p99Us: us(histogram.valueAtPercentile(99)),
-            p999Us: us(histogram.valueAtPercentile(99.9)),
-            maxUs: us(histogram.max)),
-        perSecondOps: perSecond,
+            meanUs: total.mean / 1000,
+            p50Us: us(total.valueAtPercentile(50)),
+            p99Us: us(total.valueAtPercentile(99)),
+            p999Us: us(total.valueAtPercentile(99.9)),
+            maxUs: us(total.max)),
+        perSecondOps: writeIndices.flatMap { phaseSeconds[$0] },
         ioErrors: ioErrors,
         firstError: firstError,
         bootToFirstIOMillis: bootToFirstIO,
         deviceBytes: deviceBytes,
         spec: spec)
+    if !spec.phases.isEmpty {
+        result.phases = phases.indices.map { i in
+            let seconds = Double(phases[i].millis) / 1000
+            return PhaseResult(
+                phase: phases[i], ops: phaseOps[i], iops: phases[i].isWrite ? Double(phaseOps[i]) / seconds : 0,
+                perSecondOps: phases[i].isWrite ? phaseSeconds[i] : [],
+                p50Us: phases[i].isWrite ? us(phaseHistograms[i].valueAtPercentile(50)) : 0,
+                p99Us: phases[i].isWrite ? us(phaseHistograms[i].valueAtPercentile(99)) : 0)
+        }
+    }
+    return result
 }
 
 do {

@@ -94,10 +94,15 @@ public struct Workload: Hashable, Sendable, Codable {
     /// The program generating the I/O in the guest: the native libaio loop,
     /// or fio with the equivalent job (a cross-check, at a higher CPU cost per I/O).
     public var driver: GuestDriver
+    /// Where offsets fall within the span.
+    public var distribution: OffsetDistribution
+    /// Write and idle phases after the ramp; empty means one write phase of
+    /// `runtime`. Each write phase is measured and reported on its own.
+    public var phases: [WorkloadPhase]
 
     public init(
         blockSize: ByteSize = .kib(4), iodepth: Int = 32, ramp: TimeSpan = .seconds(2), runtime: TimeSpan = .seconds(10), span: Span = .whole,
-        driver: GuestDriver = .native
+        driver: GuestDriver = .native, distribution: OffsetDistribution = .uniform, phases: [WorkloadPhase] = []
     ) {
         self.blockSize = blockSize
         self.iodepth = iodepth
@@ -105,10 +110,21 @@ public struct Workload: Hashable, Sendable, Codable {
         self.runtime = runtime
         self.span = span
         self.driver = driver
+        self.distribution = distribution
+        self.phases = phases
     }
 
+    /// The phases the guest runs after the ramp.
+    public var effectivePhases: [WorkloadPhase] { phases.isEmpty ? [.write(millis: runtime.milliseconds)] : phases }
+
+    /// Time from the first I/O to the end of the last phase.
+    public var totalMillis: UInt32 { ramp.milliseconds + effectivePhases.reduce(0) { $0 + $1.millis } }
+
+    /// Measured (write) time.
+    public var measuredMillis: UInt32 { effectivePhases.filter(\.isWrite).reduce(0) { $0 + $1.millis } }
+
     private enum CodingKeys: String, CodingKey {
-        case blockSize, iodepth, ramp, runtime, span, driver
+        case blockSize, iodepth, ramp, runtime, span, driver, distribution, phases
     }
 
     /// Records written before `driver` existed have no such key: they were native.
@@ -120,6 +136,8 @@ public struct Workload: Hashable, Sendable, Codable {
         runtime = try c.decode(TimeSpan.self, forKey: .runtime)
         span = try c.decode(Span.self, forKey: .span)
         driver = try c.decodeIfPresent(GuestDriver.self, forKey: .driver) ?? .native
+        distribution = try c.decodeIfPresent(OffsetDistribution.self, forKey: .distribution) ?? .uniform
+        phases = try c.decodeIfPresent([WorkloadPhase].self, forKey: .phases) ?? []
     }
 
     /// Leaves `driver` out when native, so native records keep their old bytes.
@@ -131,6 +149,8 @@ public struct Workload: Hashable, Sendable, Codable {
         try c.encode(runtime, forKey: .runtime)
         try c.encode(span, forKey: .span)
         if driver != .native { try c.encode(driver, forKey: .driver) }
+        if distribution != .uniform { try c.encode(distribution, forKey: .distribution) }
+        if !phases.isEmpty { try c.encode(phases, forKey: .phases) }
     }
 
     public func validate(prefix: String = "--") throws(InvalidValue) {
@@ -140,6 +160,11 @@ public struct Workload: Hashable, Sendable, Codable {
         if !(1...1024).contains(iodepth) {
             throw InvalidValue(field: prefix + "iodepth", value: "\(iodepth)", rule: "must be from 1 to 1024")
         }
+        if driver == .fio, !phases.isEmpty {
+            throw InvalidValue(
+                field: prefix + "phases", value: phases.map(\.description).joined(separator: ", "),
+                rule: "phases are run by the native driver only; fio runs one write phase (use driver native)")
+        }
     }
 
     /// The guest's view of this workload on a disk of `diskSize`.
@@ -147,7 +172,8 @@ public struct Workload: Hashable, Sendable, Codable {
         WorkloadSpec(
             blockSize: UInt32(blockSize.bytes), iodepth: UInt32(iodepth),
             rampMillis: ramp.milliseconds, runtimeMillis: runtime.milliseconds,
-            spanBytes: span.bytes(of: diskSize), seed: seed, device: "vda", driver: driver)
+            spanBytes: span.bytes(of: diskSize), seed: seed, device: "vda", driver: driver,
+            distribution: distribution, phases: phases)
     }
 }
 
@@ -216,7 +242,9 @@ public struct Cell: Hashable, Sendable, Codable {
     /// The driver is appended only when it is not native, so the ids of
     /// existing (native) cells do not change.
     var workloadTag: String {
-        let tag = "bs\(workload.blockSize)-qd\(workload.iodepth)-span\(workload.span)".replacingPercent()
+        var tag = "bs\(workload.blockSize)-qd\(workload.iodepth)-span\(workload.span)".replacingPercent()
+        if workload.distribution != .uniform { tag += "-\(workload.distribution)" }
+        if !workload.phases.isEmpty { tag += "-" + workload.phases.map(\.wire).joined(separator: ".") }
         return workload.driver == .native ? tag : "\(tag)-\(workload.driver.rawValue)"
     }
 

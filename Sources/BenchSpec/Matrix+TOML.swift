@@ -58,7 +58,7 @@ struct TOMLMatrixReader {
     var source: String
 
     static let topKeys = ["name", "description", "workload", "image", "cache", "host", "reference", "exclude"]
-    static let workloadKeys = ["block_size", "iodepth", "ramp", "runtime", "repeat", "span", "seed", "driver"]
+    static let workloadKeys = ["block_size", "iodepth", "ramp", "runtime", "repeat", "span", "seed", "driver", "distribution", "phases"]
     static let referenceKeys = ["null", "raw"]
 
     func read(_ root: TOMLTable) throws(TOMLReadError) -> Matrix {
@@ -76,6 +76,8 @@ struct TOMLMatrixReader {
             if let v = w["repeat"] { m.repetitions = try int(v, "workload.repeat") }
             if let v = w["span"] { m.workload.span = try span(v, "workload.span") }
             if let v = w["driver"] { m.workload.driver = try driver(v, "workload.driver") }
+            if let v = w["distribution"] { m.workload.distribution = try distribution(v, "workload.distribution") }
+            if let v = w["phases"] { m.workload.phases = try phases(v, "workload.phases") }
             if let v = w["seed"] {
                 let seed = try int(v, "workload.seed")
                 guard seed >= 0 else {
@@ -250,6 +252,18 @@ struct TOMLMatrixReader {
             throw .invalid(InvalidValue(field: field, value: text, rule: "must be one of \(allowed)"))
         }
         return driver
+    }
+
+    private func distribution(_ v: TOMLValueConvertible, _ field: String) throws(TOMLReadError) -> OffsetDistribution {
+        let text = try string(v, field)
+        do throws(InvalidValue) { return try OffsetDistribution(parsing: text, field: field) } catch { throw .invalid(error) }
+    }
+
+    private func phases(_ v: TOMLValueConvertible, _ field: String) throws(TOMLReadError) -> [WorkloadPhase] {
+        guard let array = v.array else { throw wrongType(v, field, expected: "a list of phases such as [\"write 10s\", \"idle 30s\"]") }
+        var items: [String] = []
+        for item in array { items.append(try string(item, field)) }
+        do throws(InvalidValue) { return try WorkloadPhase.parseList(items, field: field) } catch { throw .invalid(error) }
     }
 
     private func state(_ v: TOMLValueConvertible, _ field: String) throws(TOMLReadError) -> ImageState {

@@ -299,7 +299,7 @@ extension Matrix {
     /// each run costs `overheadSeconds` (guest boot and teardown; about 4 s
     /// under TCG on a 2-core machine) plus ramp and runtime.
     public func estimatedSeconds(overheadSeconds: Double = 4) -> Double {
-        Double(runCount) * (overheadSeconds + workload.ramp.seconds + workload.runtime.seconds)
+        Double(runCount) * (overheadSeconds + Double(workload.totalMillis) / 1000)
     }
 }
 
@@ -325,6 +325,8 @@ extension Matrix {
         ]
         // Only when not native, so the hashes of existing matrices stay as they were.
         if workload.driver != .native { lines.append("workload.driver=\(workload.driver.rawValue)") }
+        if workload.distribution != .uniform { lines.append("workload.distribution=\(workload.distribution)") }
+        if !workload.phases.isEmpty { lines.append("workload.phases=" + workload.phases.map(\.description).joined(separator: ",")) }
         for axis in Axis.allCases {
             lines.append("\(axis.keyPath)=\(values(of: axis).joined(separator: ","))")
         }

@@ -37,6 +37,9 @@ public struct RunRecord: Hashable, Sendable, Codable {
     public var memory: MemoryProfile?
     /// Host milliseconds from QEMU start until the guest driver reported ready.
     public var hostBootMillis: Int?
+    /// Phase boundaries the guest announced, timed on the host clock (the
+    /// one `memory` samples use); nil for single-phase workloads.
+    public var phaseMarks: [PhaseMark]?
 
     public init(
         cell: Cell, repetition: Int, sequence: Int, attempt: Int = 1, status: RunStatus, failure: String? = nil,
@@ -143,5 +146,17 @@ public struct RSSSample: Hashable, Sendable, Codable {
     public init(atMillis: Int, kib: UInt64) {
         self.atMillis = atMillis
         self.kib = kib
+    }
+}
+
+/// A phase boundary (`idle-start 1`, `idle-end 1`: the phase index) seen on
+/// the console `atMillis` after QEMU started (within the 100 ms console poll).
+public struct PhaseMark: Hashable, Sendable, Codable {
+    public var label: String
+    public var atMillis: Int
+
+    public init(label: String, atMillis: Int) {
+        self.label = label
+        self.atMillis = atMillis
     }
 }

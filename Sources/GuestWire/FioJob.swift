@@ -33,7 +33,9 @@ public enum FioJob {
         let bs = UInt64(spec.blockSize)
         let span = spec.spanBytes == 0 ? deviceBytes : min(spec.spanBytes, deviceBytes)
         let size = max(bs, span / bs * bs)
-        return [
+        var distribution: [String] = []
+        if case .zipf = spec.distribution { distribution = ["--random_distribution=\(spec.distribution)"] }
+        return distribution + [
             "--name=qcb",
             "--filename=/dev/\(spec.device)",
             "--rw=randwrite",

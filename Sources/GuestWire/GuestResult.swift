@@ -23,6 +23,9 @@ public struct GuestResult: Hashable, Sendable, Codable {
     public var deviceBytes: UInt64
     /// The spec the guest ran, echoed back so a record is self-describing.
     public var spec: WorkloadSpec
+    /// One entry per phase for multi-phase workloads (nil otherwise); the
+    /// top-level figures then sum the write phases.
+    public var phases: [PhaseResult]? = nil
 
     public init(
         driver: String, ops: UInt64, seconds: Double, iops: Double, mibPerSecond: Double, latency: Latency,
@@ -70,4 +73,12 @@ public enum ConsoleProtocol {
     public static let resultMarker = "@@QCB-RESULT@@"
     /// Followed by one space and a one-line reason the driver gave up.
     public static let errorMarker = "@@QCB-ERROR@@"
+    /// With `dumpParameter` on the kernel command line, a fio run copies
+    /// fio's raw JSON report and IOPS log to stderr (the console) between
+    /// these lines, for debugging and for capturing test fixtures (run the
+    /// record's QEMU command line by hand with the console on stdio); the
+    /// host ignores them.
+    public static let fioDumpBegin = "@@QCB-FIO-BEGIN@@"
+    public static let fioDumpEnd = "@@QCB-FIO-END@@"
+    public static let dumpParameter = "qcb.dump"
 }

@@ -26,11 +26,19 @@ public struct WorkloadSpec: Hashable, Sendable, Codable {
     public var device: String
     /// Which program generates the I/O.
     public var driver: GuestDriver
+    /// Where offsets fall (`dist=` on the wire, absent for uniform).
+    public var distribution: OffsetDistribution
+    /// Phases after the ramp (`ph=w4000.i15000.w4000`); empty means one
+    /// write phase of `runtimeMillis`.
+    public var phases: [WorkloadPhase]
 
     public init(
         blockSize: UInt32 = 4096, iodepth: UInt32 = 32, rampMillis: UInt32 = 2000, runtimeMillis: UInt32 = 10000,
-        spanBytes: UInt64 = 0, seed: UInt64 = 1, device: String = "vda", driver: GuestDriver = .native
+        spanBytes: UInt64 = 0, seed: UInt64 = 1, device: String = "vda", driver: GuestDriver = .native,
+        distribution: OffsetDistribution = .uniform, phases: [WorkloadPhase] = []
     ) {
+        self.distribution = distribution
+        self.phases = phases
         self.blockSize = blockSize
         self.iodepth = iodepth
         self.rampMillis = rampMillis
@@ -44,7 +52,10 @@ public struct WorkloadSpec: Hashable, Sendable, Codable {
     /// The kernel command line token.
     public var kernelParameter: String {
         let base = "\(Self.parameterName)=\(Self.wireVersion),bs=\(blockSize),qd=\(iodepth),ramp=\(rampMillis),rt=\(runtimeMillis),span=\(spanBytes),seed=\(seed),dev=\(device)"
-        return driver == .native ? base : base + ",drv=\(driver.rawValue)"
+        var token = driver == .native ? base : base + ",drv=\(driver.rawValue)"
+        if let d = distribution.wire { token += ",dist=\(d)" }
+        if !phases.isEmpty { token += ",ph=" + phases.map(\.wire).joined(separator: ".") }
+        return token
     }
 
     /// Finds and decodes the spec token in a whole kernel command line.
@@ -67,7 +78,7 @@ public struct WorkloadSpec: Hashable, Sendable, Codable {
             guard let s = values[key], let v = T(s) else { throw WireError.badSpec("missing or bad \(key)") }
             return v
         }
-        let known: Set<String> = ["bs", "qd", "ramp", "rt", "span", "seed", "dev", "drv"]
+        let known: Set<String> = ["bs", "qd", "ramp", "rt", "span", "seed", "dev", "drv", "dist", "ph"]
         if let unknown = values.keys.sorted().first(where: { !known.contains($0) }) {
             throw WireError.badSpec("unknown field \(unknown)")
         }
@@ -89,6 +100,23 @@ public struct WorkloadSpec: Hashable, Sendable, Codable {
         } else {
             driver = .native
         }
+        if let d = values["dist"] {
+            guard let dist = OffsetDistribution(wire: d) else { throw WireError.badSpec("bad dist \(d)") }
+            distribution = dist
+        } else {
+            distribution = .uniform
+        }
+        if let ph = values["ph"] {
+            var list: [WorkloadPhase] = []
+            for w in ph.split(separator: ".") {
+                guard let p = WorkloadPhase(wire: w) else { throw WireError.badSpec("bad phase \(w)") }
+                list.append(p)
+            }
+            guard list.first?.isWrite == true else { throw WireError.badSpec("ph must start with a write phase") }
+            phases = list
+        } else {
+            phases = []
+        }
         guard blockSize >= 512, blockSize % 512 == 0 else { throw WireError.badSpec("bs must be a multiple of 512") }
         guard iodepth >= 1, iodepth <= 4096 else { throw WireError.badSpec("qd must be 1...4096") }
     }
@@ -96,7 +124,7 @@ public struct WorkloadSpec: Hashable, Sendable, Codable {
 
 extension WorkloadSpec {
     private enum CodingKeys: String, CodingKey {
-        case blockSize, iodepth, rampMillis, runtimeMillis, spanBytes, seed, device, driver
+        case blockSize, iodepth, rampMillis, runtimeMillis, spanBytes, seed, device, driver, distribution, phases
     }
 
     /// Records written before `driver` existed have no such key: they were native.
@@ -110,6 +138,8 @@ extension WorkloadSpec {
         seed = try c.decode(UInt64.self, forKey: .seed)
         device = try c.decode(String.self, forKey: .device)
         driver = try c.decodeIfPresent(GuestDriver.self, forKey: .driver) ?? .native
+        distribution = try c.decodeIfPresent(OffsetDistribution.self, forKey: .distribution) ?? .uniform
+        phases = try c.decodeIfPresent([WorkloadPhase].self, forKey: .phases) ?? []
     }
 
     /// Leaves `driver` out when native, so native records keep their old bytes.
@@ -123,7 +153,12 @@ extension WorkloadSpec {
         try c.encode(seed, forKey: .seed)
         try c.encode(device, forKey: .device)
         if driver != .native { try c.encode(driver, forKey: .driver) }
+        if distribution != .uniform { try c.encode(distribution, forKey: .distribution) }
+        if !phases.isEmpty { try c.encode(phases, forKey: .phases) }
     }
+
+    /// The phases the driver runs after the ramp.
+    public var effectivePhases: [WorkloadPhase] { phases.isEmpty ? [.write(millis: runtimeMillis)] : phases }
 }
 
 /// Which program generates the I/O inside the guest.

@@ -100,7 +100,7 @@ public struct BenchRunner: Sendable {
         }
         let prepSeconds = Self.seconds(clock.now - prepStart)
 
-        let deadline = context.bootGrace + .milliseconds(Int(cell.workload.ramp.milliseconds + cell.workload.runtime.milliseconds)) + context.drainGrace
+        let deadline = context.bootGrace + .milliseconds(Int(cell.workload.totalMillis)) + context.drainGrace
         provenance.startedAt = Self.timestamp()
         logger.info("run starting", metadata: ["matrix.cell": "\(cell.id)", "run.repetition": "\(planned.repetition)"])
         let outcome = await GuestLauncher(logger: logger).run(cmd, workDirectory: workDirectory.path, deadline: deadline)
@@ -113,6 +113,7 @@ public struct BenchRunner: Sendable {
             record.memory = MemoryProfile(intervalMillis: GuestLauncher.rssIntervalMillis, samples: outcome.rss)
         }
         record.hostBootMillis = outcome.hostBootMillis
+        record.phaseMarks = outcome.phaseMarks.isEmpty ? nil : outcome.phaseMarks
         return record
     }
 

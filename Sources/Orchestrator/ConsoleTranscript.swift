@@ -38,6 +38,14 @@ public enum ConsoleTranscript {
         return sawReady ? .malformed("driver started but printed no result line") : .silent
     }
 
+    /// Labels of the phase marker lines, in order.
+    public static func phaseLabels(_ text: String) -> [String] {
+        text.split(whereSeparator: { $0.isNewline }).compactMap { line in
+            guard let r = line.range(of: ConsoleProtocol.phaseMarker) else { return nil }
+            return line[r.upperBound...].trimmingCharacters(in: .whitespaces)
+        }
+    }
+
     /// True once the guest printed the ready marker (used by the accel probe).
     public static func sawReady(_ text: String) -> Bool { text.contains(ConsoleProtocol.readyMarker) }
 

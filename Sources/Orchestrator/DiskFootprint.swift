@@ -3,29 +3,34 @@ import Qcow2Geometry
 
 /// How much host disk a matrix needs at its peak, so a matrix that cannot
 /// fit is refused before anything starts rather than failing an hour in.
+///
+/// Images are made per run and removed after it, so the peak is the
+/// largest single run. Two figures: the prepared images alone (certain:
+/// a matrix whose images cannot be made is refused), and a worst case
+/// adding what the guest could write, each write allocating a whole cluster
+/// at an optimistic `assumedIOPS` (a warning: real runs stay far below).
 public struct DiskFootprint: Sendable {
-    /// Upper bound of host bytes one run's images occupy.
-    public var peakBytes: UInt64
-    /// The cell that needs the most.
+    public var preparedBytes: UInt64
+    public var worstCaseBytes: UInt64
+    /// The cell with the largest worst case.
     public var peakCellID: String?
 
-    /// Images are made per run and removed after it, so the peak is the
-    /// largest single run. Written data is bounded by an optimistic
-    /// `assumedIOPS` over ramp + runtime, each write at worst allocating a
-    /// whole cluster.
-    public init(cells: [Cell], assumedIOPS: Double = 200_000) {
-        var peak: UInt64 = 0
+    public init(cells: [Cell], assumedIOPS: Double = 100_000) {
+        var prepared: UInt64 = 0
+        var worst: UInt64 = 0
         var who: String?
         for c in cells {
-            let seconds = c.workload.ramp.seconds + c.workload.runtime.seconds
+            let seconds = Double(c.workload.ramp.milliseconds + c.workload.measuredMillis) / 1000
             let written = UInt64(assumedIOPS * seconds) * c.workload.blockSize.bytes
+            prepared = max(prepared, ImagePreparation.estimatedFootprint(c, writtenBytes: 0))
             let bytes = ImagePreparation.estimatedFootprint(c, writtenBytes: written)
-            if bytes > peak {
-                peak = bytes
+            if bytes > worst {
+                worst = bytes
                 who = c.id
             }
         }
-        peakBytes = peak
+        preparedBytes = prepared
+        worstCaseBytes = worst
         peakCellID = who
     }
 }

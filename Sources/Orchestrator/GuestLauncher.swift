@@ -25,6 +25,8 @@ public struct GuestRunOutcome: Sendable {
     public var rss: [RSSSample] = []
     /// Host ms from QEMU start until the ready marker was seen on the console.
     public var hostBootMillis: Int?
+    /// Phase markers seen on the console, with host ms from QEMU start.
+    public var phaseMarks: [PhaseMark] = []
 }
 
 /// Starts QEMU for one run, watches the console file, enforces a deadline
@@ -55,7 +57,7 @@ public struct GuestLauncher: Sendable {
         var launchError: String?
         var status: TerminationStatus?
         let launched = Mutex<pid_t?>(nil)
-        let samples = Mutex<(rss: [RSSSample], ready: Int?)>(([], nil))
+        let samples = Mutex<(rss: [RSSSample], ready: Int?, marks: [PhaseMark])>(([], nil, []))
         defer { if let pid = launched.withLock({ $0 }) { ActiveProcesses.unregister(pid) } }
         do {
             let argv = command.argv
@@ -99,6 +101,13 @@ public struct GuestLauncher: Sendable {
                         let ms = Self.millis(clock.now - started)
                         samples.withLock { if $0.ready == nil { $0.ready = ms } }
                     }
+                    if console.contains(ConsoleProtocol.phaseMarker) {
+                        let ms = Self.millis(clock.now - started)
+                        let labels = ConsoleTranscript.phaseLabels(console)
+                        samples.withLock { s in
+                            for label in labels.dropFirst(s.marks.count) { s.marks.append(PhaseMark(label: label, atMillis: ms)) }
+                        }
+                    }
                     if stopAtReady, ConsoleTranscript.sawReady(console) {
                         await execution.teardown(using: [.gracefulShutDown(allowedDurationToNextStep: .seconds(1))])
                         return Watch.ready
@@ -131,7 +140,7 @@ public struct GuestLauncher: Sendable {
             consoleTail: ConsoleTranscript.tail(console), stderrTail: ConsoleTranscript.tail(stderrText, lines: 10),
             wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18,
             reachedDriver: ConsoleTranscript.sawReady(console))
-        (outcome.rss, outcome.hostBootMillis) = samples.withLock { ($0.rss, $0.ready) }
+        (outcome.rss, outcome.hostBootMillis, outcome.phaseMarks) = samples.withLock { ($0.rss, $0.ready, $0.marks) }
         if let launchError {
             outcome.failure = launchError
             return outcome

@@ -40,7 +40,7 @@ public struct Initramfs: Sendable {
         done
         i=0
         while [ ! -b /dev/vda ] && [ $i -lt 250 ]; do /bin/busybox usleep 20000; i=$((i+1)); done
-        /bin/bench-guest
+        SWIFT_DETERMINISTIC_HASHING=1 /bin/bench-guest
         /bin/busybox poweroff -f
 
         """
@@ -84,7 +84,7 @@ public struct Initramfs: Sendable {
         let made = Initramfs(path: path, contentHash: digest, kernelParameters: fioKernelParameters)
         if FileManager.default.fileExists(atPath: path) { return made }
 
-        let tmp = "\(cacheDirectory)/\(digest).cpio.tmp.\(getpid())"
+        let tmp = "\(cacheDirectory)/\(digest).cpio.tmp.\(getpid()).\(UUID().uuidString)"
         try write(contents.archive(), to: tmp, atomically: false)
         let gzip = ["gzip", "-1", "-n", "-f", tmp]
         let out: ToolOutput
@@ -115,12 +115,14 @@ public struct Initramfs: Sendable {
     }
 
     /// Writes `bytes` to `path`, by default through a temporary file and a
-    /// rename so a concurrent reader never sees half an archive.
+    /// rename so a concurrent reader never sees half an archive. The
+    /// temporary name is unique per call: two preparations in one process
+    /// (parallel tests) must not share it.
     static func write(_ bytes: [UInt8], to path: String, atomically: Bool = true) throws(OrchestratorError) {
         let fm = FileManager.default
         do {
             try fm.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
-            let target = atomically ? path + ".tmp.\(getpid())" : path
+            let target = atomically ? path + ".tmp.\(getpid()).\(UUID().uuidString)" : path
             try Data(bytes).write(to: URL(fileURLWithPath: target))
             if atomically, rename(target, path) != 0 { throw CocoaError(.fileWriteUnknown) }
         } catch {

@@ -49,6 +49,50 @@ func peakRSSMiB(_ set: ResultSet, _ cellID: String) -> Double? {
     return SampleStats(peaks.map { Double($0) / 1024 })?.mean
 }
 
+/// What a cell's first idle phase did, averaged over its successful runs:
+/// QEMU's RSS when the idle phase started and when it ended (host samples
+/// at the guest's phase markers), and the IOPS of the write phase before it
+/// against the first second of the write phase after it.
+struct IdleEffect {
+    var rssAtStartMiB: Double?
+    var rssAtEndMiB: Double?
+    var iopsBefore: Double?
+    var recoveryIOPS: Double?
+    var idleSeconds: Double
+
+    var releasedMiB: Double? {
+        guard let a = rssAtStartMiB, let b = rssAtEndMiB else { return nil }
+        return a - b
+    }
+}
+
+func idleEffect(_ set: ResultSet, _ cellID: String) -> IdleEffect? {
+    var starts: [Double] = []
+    var ends: [Double] = []
+    var before: [Double] = []
+    var recovery: [Double] = []
+    var idleSeconds = 0.0
+    for r in set.records where r.cellID == cellID && r.succeeded {
+        guard let phases = r.result?.phases, let i = phases.firstIndex(where: { !$0.phase.isWrite }) else { continue }
+        idleSeconds = Double(phases[i].phase.millis) / 1000
+        if i > 0 { before.append(phases[i - 1].iops) }
+        if i + 1 < phases.count, let first = phases[i + 1].perSecondOps.first { recovery.append(Double(first)) }
+        let marks = r.phaseMarks ?? []
+        if let m = r.memory {
+            if let s = marks.first(where: { $0.label == "idle-start \(i)" }), let k = m.sample(atMillis: s.atMillis) {
+                starts.append(Double(k.kib) / 1024)
+            }
+            if let e = marks.first(where: { $0.label == "idle-end \(i)" }), let k = m.sample(atMillis: e.atMillis) {
+                ends.append(Double(k.kib) / 1024)
+            }
+        }
+    }
+    guard idleSeconds > 0 else { return nil }
+    return IdleEffect(
+        rssAtStartMiB: SampleStats(starts)?.mean, rssAtEndMiB: SampleStats(ends)?.mean,
+        iopsBefore: SampleStats(before)?.mean, recoveryIOPS: SampleStats(recovery)?.mean, idleSeconds: idleSeconds)
+}
+
 /// Sections of report.md for the knobs other than the L2 cache size: for
 /// each knob, the groups of qcow2 cells that differ only in it, with their
 /// IOPS and memory, or a sentence saying the matrix did not vary it.
@@ -85,17 +129,58 @@ func knobSections(_ set: ResultSet, into md: inout MarkdownWriter) {
             let sample = group[0].cell
             md.line("Cells with \(sample.geometry.diskSize) disk, \(sample.geometry.clusterSize) clusters, \((sample.state ?? .preallocated).rawValue), L2 setting \(sample.cache.l2CacheSize):")
             md.blank()
-            let rows = group.map { c -> [String] in
+            let idle = group.map { idleEffect(set, $0.cellID) }
+            let showIdle = idle.contains { $0 != nil }
+            let rows = zip(group, idle).map { c, e -> [String] in
                 let vsBest = (c.iops?.mean).flatMap { m in best.map { fixed(m / $0 * 100, 1) + "%" } } ?? "-"
-                return [
+                var row = [
                     knob.setting(c.cell), knob.effective(c), iopsText(c), vsBest, fixed(c.latencyP99Us, 1),
                     peakRSSMiB(set, c.cellID).map { fixed($0, 1) } ?? "-",
                 ]
+                if showIdle {
+                    row += [
+                        fixed(e?.rssAtStartMiB, 1), fixed(e?.rssAtEndMiB, 1), fixed(e?.releasedMiB, 1),
+                        e?.iopsBefore.map(grouped) ?? "-", e?.recoveryIOPS.map(grouped) ?? "-",
+                    ]
+                }
+                return row
             }
-            md.table(
-                [knob.option, "Effective", "IOPS mean ± CI95 (n)", "vs best here", "p99 µs", "Peak RSS MiB"],
-                ["r", "r", "r", "r", "r", "r"], rows)
+            var header = [knob.option, "Effective", "IOPS mean ± CI95 (n)", "vs best here", "p99 µs", "Peak RSS MiB"]
+            if showIdle {
+                header += ["RSS idle start MiB", "RSS idle end MiB", "Released MiB", "IOPS before idle", "IOPS 1st s after"]
+            }
+            md.table(header, Array(repeating: "r", count: header.count), rows)
             md.blank()
+            if showIdle, let e = idle.compactMap({ $0 }).first {
+                md.line("The idle phase lasted \(fixed(e.idleSeconds, 0)) s. *Released* is RSS at the start of the first idle phase minus RSS at its end (QEMU samples every 250 ms, timed on the guest's phase markers). *IOPS 1st s after* is the first second of the write phase that follows, while emptied caches refill; *IOPS before idle* the mean of the write phase before it.")
+                md.blank()
+            }
         }
     }
+}
+
+/// Multi-phase cells: each phase's IOPS (mean over successful runs) and the
+/// first second of each write phase, so recovery after idling is visible.
+func phaseSection(_ set: ResultSet, into md: inout MarkdownWriter) {
+    let cells = set.cells.filter { !$0.cell.workload.phases.isEmpty }
+    guard !cells.isEmpty else { return }
+    md.line("## Phases")
+    md.blank()
+    md.line("Workloads with phases measure each write phase on its own; idle phases issue no I/O. Means over the successful runs of each cell.")
+    md.blank()
+    var rows: [[String]] = []
+    for c in cells {
+        let runs = set.records.filter { $0.cellID == c.cellID && $0.succeeded }.compactMap { $0.result?.phases }
+        for (i, phase) in c.cell.workload.phases.enumerated() {
+            let iops = SampleStats(runs.compactMap { $0.count > i ? $0[i].iops : nil })
+            let first = SampleStats(runs.compactMap { $0.count > i ? $0[i].perSecondOps.first.map(Double.init) : nil })
+            rows.append([
+                code(c.cellID), "\(i + 1)", phase.description,
+                phase.isWrite ? (iops.map { grouped($0.mean) } ?? "-") : "-",
+                phase.isWrite ? (first.map { grouped($0.mean) } ?? "-") : "-",
+            ])
+        }
+    }
+    md.table(["Cell", "#", "Phase", "IOPS", "IOPS in 1st s"], ["l", "r", "l", "r", "r"], rows)
+    md.blank()
 }

@@ -34,6 +34,7 @@ public func markdownReport(_ set: ResultSet, plotFile: String = "coverage.svg") 
     coverageSection(set, plotFile: plotFile, into: &md)
     kneeSection(set, into: &md)
     knobSections(set, into: &md)
+    phaseSection(set, into: &md)
     failureSection(set, into: &md)
     return md.text
 }

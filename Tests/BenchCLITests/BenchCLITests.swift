@@ -214,7 +214,7 @@ struct MatrixEndToEndTests {
         let out = try await bench(["--matrix", file, "--output", dir + "/out"], tmpdir: tiny)
         _ = try await ToolRunner.run(["umount", tiny])
         #expect(exitCode(out) == 2)
-        #expect(out.stderr.hasPrefix("error: host disk: the matrix needs up to"), "\(out.stderr)")
+        #expect(out.stderr.hasPrefix("error: host disk: the matrix's images need 64 GiB"), "\(out.stderr)")
         #expect(out.stderr.contains("but only"), "\(out.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/out"))
     }

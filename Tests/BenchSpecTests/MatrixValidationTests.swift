@@ -39,7 +39,7 @@ struct MatrixValidationTests {
             "m.toml: unknown key 'nmae' (allowed: name, description, workload, image, cache, host, reference, exclude)")
         expectError(
             "[workload]\nqd = 4",
-            "m.toml: unknown key 'workload.qd' (allowed: block_size, iodepth, ramp, runtime, repeat, span, seed)")
+            "m.toml: unknown key 'workload.qd' (allowed: block_size, iodepth, ramp, runtime, repeat, span, seed, driver, distribution, phases)")
         expectError(
             "[image]\nsize = \"1G\"",
             "m.toml: unknown key 'image.size' (allowed: disk_size, cluster_size, state, refcount_bits)")
@@ -215,7 +215,7 @@ struct MatrixValidationTests {
             "m.toml: image.disk_size: invalid value \"1048577\": must be at least 1M and a multiple of 512 bytes")
         expectError(
             "[image]\nstate = [\"sparse\"]",
-            "m.toml: image.state: invalid value \"sparse\": must be one of preallocated, fresh")
+            "m.toml: image.state: invalid value \"sparse\": must be one of preallocated, fresh, snapshot, overlay")
     }
 
     @Test func cacheRules() {
@@ -312,5 +312,47 @@ struct MatrixValidationTests {
             try m.validate()
         }
         #expect(throws: Never.self) { try Matrix(name: "code").validate() }
+    }
+}
+
+/// The workload keys added for the knobs: phases and offset distribution.
+@Suite("Phase and distribution keys")
+struct PhaseAndDistributionKeyTests {
+    func error(_ toml: String) -> String {
+        do {
+            _ = try Matrix.parse(toml: toml, source: "m.toml")
+            return "no error"
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test func phasesParseAndChangeTheHashAndID() throws {
+        let m = try Matrix.parse(toml: "[workload]\nphases = [\"write 4s\", \"idle 10s\", \"write 4s\"]\n", source: "m.toml")
+        #expect(m.workload.phases == [.write(millis: 4000), .idle(millis: 10000), .write(millis: 4000)])
+        #expect(m.workload.measuredMillis == 8000)
+        #expect(m.cells().allSatisfy { $0.id.hasSuffix("-w4000.i10000.w4000") })
+        let plain = try Matrix.parse(toml: "", source: "m.toml")
+        #expect(m.hash != plain.hash)
+    }
+
+    @Test func phaseRules() {
+        let rule = "each phase is \"write DURATION\" or \"idle DURATION\" (e.g. \"idle 30s\"); the first is a write phase; at most 16"
+        #expect(error("[workload]\nphases = [\"sleep 4s\"]\n") == "m.toml: workload.phases: invalid value \"sleep 4s\": \(rule)")
+        #expect(error("[workload]\nphases = [\"idle 4s\", \"write 4s\"]\n") == "m.toml: workload.phases: invalid value \"idle 4s, write 4s\": \(rule)")
+        #expect(error("[workload]\nphases = [\"write 0s\"]\n") == "m.toml: workload.phases: invalid value \"write 0s\": \(rule)")
+        #expect(error("[workload]\nphases = \"write 4s\"\n") == "m.toml: workload.phases: invalid value \"write 4s\": must be a list of phases such as [\"write 10s\", \"idle 30s\"], not a string")
+        #expect(
+            error("[workload]\ndriver = \"fio\"\nphases = [\"write 4s\", \"idle 4s\", \"write 4s\"]\n")
+                == "m.toml: workload.phases: invalid value \"write 4s, idle 4s, write 4s\": phases are run by the native driver only; fio runs one write phase (use driver native)")
+    }
+
+    @Test func distributions() throws {
+        #expect(try Matrix.parse(toml: "[workload]\ndistribution = \"zipf:1.2\"\n", source: "m.toml").workload.distribution == .zipf(thetaMillis: 1200))
+        #expect(try Matrix.parse(toml: "[workload]\ndistribution = \"zipf:0.8\"\n", source: "m.toml").cells()[0].id.contains("-zipf:0.8"))
+        let rule = "must be \"uniform\" or \"zipf:THETA\" with THETA in (0, 10], not 1, at most three decimals (as fio's random_distribution)"
+        #expect(error("[workload]\ndistribution = \"zipf:1\"\n") == "m.toml: workload.distribution: invalid value \"zipf:1\": \(rule)")
+        #expect(error("[workload]\ndistribution = \"pareto:0.5\"\n") == "m.toml: workload.distribution: invalid value \"pareto:0.5\": \(rule)")
+        #expect(error("[workload]\ndistribution = \"zipf:0.1234\"\n") == "m.toml: workload.distribution: invalid value \"zipf:0.1234\": \(rule)")
     }
 }

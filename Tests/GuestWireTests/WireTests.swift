@@ -51,3 +51,31 @@ import Testing
         #expect(try JSONDecoder().decode(GuestResult.self, from: Data(line.utf8)) == s)
     }
 }
+
+@Suite struct PhaseWireTests {
+    @Test func phasesAndDistributionRoundTripOnTheCommandLine() throws {
+        let spec = WorkloadSpec(
+            runtimeMillis: 4000, distribution: .zipf(thetaMillis: 1200),
+            phases: [.write(millis: 4000), .idle(millis: 15000), .write(millis: 4000)])
+        #expect(spec.kernelParameter.hasSuffix(",dist=zipf1200,ph=w4000.i15000.w4000"))
+        #expect(try WorkloadSpec(commandLine: "quiet \(spec.kernelParameter)") == spec)
+        #expect(!WorkloadSpec().kernelParameter.contains("ph="))
+    }
+
+    @Test func distributionSpellings() {
+        #expect(OffsetDistribution(parsing: "zipf:1.2") == .zipf(thetaMillis: 1200))
+        #expect(OffsetDistribution(parsing: "zipf:0.05") == .zipf(thetaMillis: 50))
+        #expect(OffsetDistribution.zipf(thetaMillis: 1200).description == "zipf:1.2")
+        #expect(OffsetDistribution.zipf(thetaMillis: 50).description == "zipf:0.05")
+        #expect(OffsetDistribution(parsing: "zipf:") == nil)
+        #expect(OffsetDistribution(parsing: "zipf:11") == nil)
+    }
+
+    @Test func phaseResultsSurviveTheGuestEncoder() throws {
+        var r = GuestResultWireTests.sample
+        r.phases = [PhaseResult(phase: .idle(millis: 1000), ops: 0, iops: 0, perSecondOps: [], p50Us: 0, p99Us: 0)]
+        let line = try JSONLine.encode(r)
+        #expect(line.contains(#""phase":"i1000""#))
+        #expect(try JSONDecoder().decode(GuestResult.self, from: Data(line.utf8)) == r)
+    }
+}
