@@ -60,3 +60,35 @@ struct GuestBootTests {
         #expect(record.wallSeconds < 30)
     }
 }
+
+/// A write / idle / write workload on a real guest: each phase measured,
+/// the idle phase timed on the host, QEMU's memory sampled throughout.
+@Suite(.tags(.guest))
+struct PhaseGuestTests {
+    @Test func idlePhaseIsMarkedAndEachWritePhaseMeasured() async throws {
+        let h = try await GuestBootTests.harness()
+        defer { h.shutdown() }
+        let cell = Cell(
+            geometry: ImageGeometry(diskSize: .gib(1)), cache: CacheConfig(cacheCleanInterval: .value(1)),
+            workload: Workload(
+                ramp: .seconds(0), runtime: .seconds(1), distribution: .zipf(thetaMillis: 1200),
+                phases: [.write(millis: 2000), .idle(millis: 2000), .write(millis: 2000)]))
+        let record = await h.runner.run(PlannedRun(cell: cell, repetition: 1), sequence: 0)
+        #expect(record.status == .ok, "\(record.failure ?? "")")
+        let r = try #require(record.result)
+        let phases = try #require(r.phases)
+        #expect(phases.map(\.phase) == cell.workload.phases)
+        #expect(phases[0].ops > 0 && phases[2].ops > 0)
+        #expect(phases[1].ops == 0 && phases[1].perSecondOps.isEmpty)
+        #expect(r.ops == phases[0].ops + phases[2].ops)
+        #expect(r.seconds == 4)
+        #expect(r.perSecondOps.count == 4)
+        let marks = try #require(record.phaseMarks)
+        #expect(marks.map(\.label) == ["idle-start 1", "idle-end 1"])
+        let idleMillis = marks[1].atMillis - marks[0].atMillis
+        #expect(idleMillis > 1500 && idleMillis < 3500, "idle measured on the host: \(idleMillis) ms")
+        let memory = try #require(record.memory)
+        #expect(memory.samples.count > 10)
+        #expect(memory.peakKiB > 10_000)
+    }
+}
