@@ -33,13 +33,35 @@ struct AIOContext: ~Copyable {
     /// and on a qcow2 with a small L2 cache, where the sleeping driver had
     /// measured less than fio. Falls back to io_getevents on a ring of
     /// unknown layout.
-    func poll(max: Int, into events: UnsafeMutablePointer<io_event>) throws(GuestFailure) -> Int {
-        guard let ctx, qcb_ring_readable(ctx) != 0 else { return try reap(min: 1, max: max, into: events) }
+    ///
+    /// The spin is bounded: after `spinLimit` empty looks it blocks in
+    /// io_getevents for up to a second, so a guest kernel thread that a
+    /// completion waits on can always run, and a device that stops
+    /// completing I/O becomes an error after `stallLimit` instead of a hang
+    /// the host can only kill.
+    func poll(max: Int, into events: UnsafeMutablePointer<io_event>, inFlight: Int) throws(GuestFailure) -> Int {
+        if let ctx, qcb_ring_readable(ctx) != 0 {
+            for _ in 0..<Self.spinLimit {
+                let n = qcb_user_reap(ctx, Int32(max), events)
+                if n > 0 { return Int(n) }
+            }
+        }
+        var stalled = 0
         while true {
-            let n = qcb_user_reap(ctx, Int32(max), events)
-            if n > 0 { return Int(n) }
+            var timeout = timespec(tv_sec: 1, tv_nsec: 0)
+            let rc = io_getevents(ctx, 1, max, events, &timeout)
+            if rc == -EINTR { continue }
+            guard rc >= 0 else { throw .syscall("io_getevents", -rc) }
+            if rc > 0 { return Int(rc) }
+            stalled += 1
+            if stalled >= Self.stallLimit {
+                throw .spec("no write completed for \(stalled) s with \(inFlight) in flight: the virtual disk stopped completing I/O")
+            }
         }
     }
+
+    static let spinLimit = 1_000_000
+    static let stallLimit = 10
 
     /// Waits for at least `min` completions (up to `max`); EINTR is retried.
     func reap(min: Int, max: Int, into events: UnsafeMutablePointer<io_event>) throws(GuestFailure) -> Int {

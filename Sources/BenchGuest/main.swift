@@ -110,7 +110,7 @@ func runNative(_ spec: WorkloadSpec) throws(GuestFailure) -> GuestResult {
         var inFlight = depth
         var submitting = true
         while inFlight > 0 {
-            let n = try ctx.poll(max: depth, into: events)
+            let n = try ctx.poll(max: depth, into: events, inFlight: inFlight)
             let now = monotonicNanos()
             if now >= measureEnd { submitting = false }
             let measuring = now >= measureStart && now < measureEnd
