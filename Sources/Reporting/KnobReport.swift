@@ -173,7 +173,7 @@ func phaseSection(_ set: ResultSet, into md: inout MarkdownWriter) {
         let runs = set.records.filter { $0.cellID == c.cellID && $0.succeeded }.compactMap { $0.result?.phases }
         for (i, phase) in c.cell.workload.phases.enumerated() {
             let iops = SampleStats(runs.compactMap { $0.count > i ? $0[i].iops : nil })
-            let first = SampleStats(runs.compactMap { $0.count > i ? $0[i].perSecondOps.first.map(Double.init) : nil })
+            let first = SampleStats(runs.compactMap { $0.count > i ? $0[i].perSecondOps.first.map { Double($0) } : nil })
             rows.append([
                 code(c.cellID), "\(i + 1)", phase.description,
                 phase.isWrite ? (iops.map { grouped($0.mean) } ?? "-") : "-",
