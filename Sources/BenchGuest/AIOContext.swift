@@ -73,15 +73,6 @@ struct AIOContext: ~Copyable {
     static let spinLimit = 20_000
     static let stallLimit = 10
 
-    /// Waits for at least `min` completions (up to `max`); EINTR is retried.
-    func reap(min: Int, max: Int, into events: UnsafeMutablePointer<io_event>) throws(GuestFailure) -> Int {
-        while true {
-            let rc = io_getevents(ctx, min, max, events, nil)
-            if rc == -EINTR { continue }
-            guard rc >= 0 else { throw .syscall("io_getevents", -rc) }
-            return Int(rc)
-        }
-    }
 }
 
 /// Why the driver gave up; printed behind `ConsoleProtocol.errorMarker`.

@@ -48,12 +48,4 @@ public enum ToolRunner {
             throw .toolMissing(tool: tool, hint: "\(error); run scripts/setup")
         }
     }
-
-    /// Runs `command` and throws `toolFailed` unless it exits 0.
-    @discardableResult
-    public static func check(_ command: some ModeledCommand) async throws(OrchestratorError) -> ToolOutput {
-        let out = try await run(command.argv)
-        guard out.succeeded else { throw .toolFailed(argv: command.argv, status: "\(out.status)", stderr: out.stderr) }
-        return out
-    }
 }
