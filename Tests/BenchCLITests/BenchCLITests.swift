@@ -65,6 +65,10 @@ func makeTempDir() throws -> String {
         (["--matrix", "--retries", "9"], "--retries: invalid value \"9\": must be from 0 to 5"),
         (["--matrix", "--resume", "/nonexistent-results"], "--resume: invalid value \"/nonexistent-results\": no results.jsonl there"),
         (["--matrix", "--runtime", "5parsecs"], "--runtime: invalid value \"5parsecs\""),
+        (["calibrate", "--runs", "1"], "--runs: invalid value \"1\": must be from 2 to 100"),
+        (["calibrate", "--runtime", "0s"], "--runtime: invalid value \"0s\""),
+        (["calibrate", "--ramp", "soon"], "--ramp: invalid value \"soon\""),
+        (["run", "--driver", "spdk"], "spdk"),
     ]
 
     @Test(arguments: cases)
