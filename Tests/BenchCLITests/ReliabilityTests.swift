@@ -46,8 +46,13 @@ struct ReliabilityTests {
         p.standardOutput = Pipe()
         p.environment = ProcessInfo.processInfo.environment.merging(["TMPDIR": tmp]) { $1 }
         try p.run()
-        try await Task.sleep(for: .seconds(5))
-        #expect(!Self.leftovers(tmp).qemu.isEmpty, "QEMU should be running by now")
+        // Interrupt once the guest's QEMU runs (its PID 1 only sleeps, so
+        // there is no hurry; a cold cache can make startup slow).
+        for _ in 0..<600 where Self.leftovers(tmp).qemu.isEmpty && p.isRunning {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(!Self.leftovers(tmp).qemu.isEmpty, "QEMU never started within 60 s")
+        try await Task.sleep(for: .seconds(1))
         for _ in 0..<interrupts {
             p.interrupt()
             try await Task.sleep(for: .milliseconds(200))
