@@ -230,7 +230,7 @@ enum DryRun {
             rows.append([
                 c.id, c.kind == .qcow2 ? (c.state?.rawValue ?? "") : c.kind.rawValue, c.geometry.diskSize.description,
                 c.kind == .qcow2 ? c.geometry.clusterSize.description : "-",
-                c.kind == .qcow2 ? c.cache.l2CacheSize.description : "-",
+                c.kind == .qcow2 ? c.cache.l2CacheSize.description + (c.cache.cacheSize.value.map { " (cache_size \($0))" } ?? "") : "-",
                 e.map { $0.l2CacheBytes.description } ?? "-", e.map { $0.l2EntrySize.description } ?? "-",
                 e.map { String(format: "%.2f", $0.l2CoveragePercent) } ?? "-",
                 e.map { "\(c.cache.refcountCacheSize)->\($0.refcountCacheBytes)" } ?? "-",

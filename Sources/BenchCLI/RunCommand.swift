@@ -18,6 +18,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "L2 cache entry size (512 to cluster size), or 'default'.") var l2CacheEntrySize = "default"
     @Option(help: "Refcount block cache size, or 'default'.") var refcountCacheSize = "default"
     @Option(help: "Seconds before unused cache entries are freed (0 = never), or 'default'.") var cacheCleanInterval = "default"
+    @Option(help: "Combined L2 + refcount cache size (QEMU's cache-size; libvirt's metadata_cache max_size), or 'default'. At most two of --cache-size, --l2-cache-size, --refcount-cache-size.")
+    var cacheSize = "default"
     @Option(help: "Image state before the run.") var imageState: ImageStateChoice = .preallocated
     @Option(help: "What the guest writes to: a qcow2 image, QEMU's null-co driver (ceiling) or a raw image.") var disk: DiskKindChoice = .qcow2
     @Option(help: "Measured time (e.g. 10s, 500ms).") var runtime = "10s"
@@ -51,7 +53,8 @@ struct RunCommand: AsyncParsableCommand {
             l2CacheSize: try parsed { () throws(InvalidValue) in try Setting(parsing: l2CacheSize, field: "--l2-cache-size") },
             l2CacheEntrySize: try parsed { () throws(InvalidValue) in try Setting(parsing: l2CacheEntrySize, field: "--l2-cache-entry-size") },
             refcountCacheSize: try parsed { () throws(InvalidValue) in try Setting(parsing: refcountCacheSize, field: "--refcount-cache-size") },
-            cacheCleanInterval: try parsed { () throws(InvalidValue) in try Setting(parsingSeconds: cacheCleanInterval, field: "--cache-clean-interval") })
+            cacheCleanInterval: try parsed { () throws(InvalidValue) in try Setting(parsingSeconds: cacheCleanInterval, field: "--cache-clean-interval") },
+            cacheSize: try parsed { () throws(InvalidValue) in try Setting(parsing: cacheSize, field: "--cache-size") })
         if disk.kind != .qcow2, !cache.isAllDefault {
             throw ValidationError(
                 "--disk: invalid value \"\(disk.rawValue)\": qcow2 cache options (\(cache.blockdevOptions.map(\.key).joined(separator: ", "))) apply only to --disk qcow2")
@@ -143,6 +146,9 @@ enum Summary {
         lines.append("cell      \(r.cellID)")
         if let e = r.effective {
             let g = cell.geometry
+            if let combined = cell.cache.cacheSize.value {
+                lines.append("cache     cache-size \(combined) -> split by QEMU into the L2 and refcount caches below")
+            }
             lines.append(
                 "l2 cache  \(cell.cache.l2CacheSize) -> \(e.l2CacheBytes.humanReadable) effective (\(e.l2Entries) entries of \(e.l2EntrySize.humanReadable)); covers \(ByteSize(e.l2CoverageBytes).humanReadable) of \(g.diskSize.humanReadable) = \(String(format: "%.2f", e.l2CoveragePercent))%")
             lines.append(

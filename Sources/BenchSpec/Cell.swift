@@ -231,11 +231,10 @@ public struct Cell: Hashable, Sendable, Codable {
             var cluster = "c\(geometry.clusterSize)"
             if geometry.refcountBits != 16 { cluster += "-rb\(geometry.refcountBits)" }
             if geometry.extendedL2 { cluster += "-xl2" }
-            return [
-                "qcow2", (state ?? .preallocated).rawValue, geometry.diskSize.description, cluster,
-                "l2=\(c.l2CacheSize)", "e=\(c.l2CacheEntrySize)", "rc=\(c.refcountCacheSize)", "ci=\(c.cacheCleanInterval)",
-                hostIO.cache, hostIO.aio, workloadTag,
-            ].joined(separator: "-")
+            var caches = ["l2=\(c.l2CacheSize)", "e=\(c.l2CacheEntrySize)", "rc=\(c.refcountCacheSize)", "ci=\(c.cacheCleanInterval)"]
+            if !c.cacheSize.isDefault { caches.append("cs=\(c.cacheSize)") }
+            return (["qcow2", (state ?? .preallocated).rawValue, geometry.diskSize.description, cluster] + caches + [hostIO.cache, hostIO.aio, workloadTag])
+                .joined(separator: "-")
         }
     }
 

@@ -50,6 +50,7 @@ l2_cache_size = ["128K", "512K", "1M", "2M", "default"]
 l2_cache_entry_size = ["default"]
 refcount_cache_size = ["default"]
 cache_clean_interval = ["default"]
+cache_size = ["default"]
 
 [host]
 cache = ["none"]

@@ -109,6 +109,9 @@ struct TOMLMatrixReader {
             if let v = try axis(t, .cacheCleanInterval) {
                 m.cacheCleanIntervals = try v.map { (v) throws(TOMLReadError) in try seconds(v, "cache.cache_clean_interval") }
             }
+            if let v = try axis(t, .cacheSize) {
+                m.cacheSizes = try v.map { (v) throws(TOMLReadError) in try sizeSetting(v, "cache.cache_size") }
+            }
         }
 
         if let t = try table(root, "host") {
@@ -186,7 +189,7 @@ struct TOMLMatrixReader {
         case .diskSize, .clusterSize: return try size(v, field).description
         case .state: return try state(v, field).rawValue
         case .refcountBits: return "\(try int(v, field))"
-        case .l2CacheSize, .l2CacheEntrySize, .refcountCacheSize: return try sizeSetting(v, field).description
+        case .l2CacheSize, .l2CacheEntrySize, .refcountCacheSize, .cacheSize: return try sizeSetting(v, field).description
         case .cacheCleanInterval: return try seconds(v, field).description
         case .hostCache, .hostAio: return try string(v, field)
         }

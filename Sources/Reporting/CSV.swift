@@ -27,7 +27,7 @@ public let cellsCSVColumns = [
     "cache_clean_interval", "l2_coverage_pct", "refcount_coverage_pct", "runs", "iops_mean", "iops_stdev",
     "iops_ci95", "iops_min", "iops_max", "lat_p50_us", "lat_p99_us", "vs_ceiling_pct",
     "eff_l2_cache_bytes", "eff_l2_entry_size", "eff_refcount_cache_bytes", "eff_cache_clean_interval", "failed_runs",
-    "vs_best_pct", "vs_raw_pct",
+    "vs_best_pct", "vs_raw_pct", "cache_size",
 ]
 
 /// `runs.csv`: one row per record, in run order (sequence, then cell ID,
@@ -67,7 +67,8 @@ public func runsCSV(_ set: ResultSet) -> String {
 /// - `state` is the image state for qcow2 cells and `null` or `raw` for
 ///   reference cells, whose cluster and cache columns are empty;
 /// - `l2_cache_size` … `cache_clean_interval` are the settings as requested
-///   (bytes, seconds, or `default`); `eff_*` are what QEMU builds for them;
+///   (bytes, seconds, or `default`), as is `cache_size` (QEMU's combined
+///   budget, last because it came later); `eff_*` are what QEMU builds;
 /// - coverage is of the effective caches, percent of the virtual disk;
 /// - `runs` counts all runs of the cell, `failed_runs` those without a
 ///   result; the IOPS and latency columns are over the successful ones;
@@ -109,6 +110,7 @@ public func cellsCSV(_ set: ResultSet) -> String {
             "\(c.failedRuns)",
             fixed(c.vsBestPercent, 2),
             fixed(c.vsRawPercent, 2),
+            setting(cell.cache.cacheSize),
         ]
         out += csvRow(row) + "\n"
     }

@@ -71,13 +71,16 @@ public struct RunFailure: Hashable, Sendable {
 /// one IOPS-against-coverage curve. Same image state, geometry (disk size,
 /// cluster size, refcount width, extended L2), L2 entry size setting,
 /// refcount cache setting, clean interval setting, host I/O mode and
-/// workload.
+/// workload. Cells sized through `cache-size` form their own series: there
+/// the budget, not `l2-cache-size`, moves along the curve.
 public struct SeriesKey: Hashable, Sendable, Comparable {
     public let state: ImageState
     public let geometry: ImageGeometry
     public let l2CacheEntrySize: Setting<ByteSize>
     public let refcountCacheSize: Setting<ByteSize>
     public let cacheCleanInterval: Setting<Int>
+    /// The cells set QEMU's combined `cache-size`.
+    public let sizedByCacheSize: Bool
     public let hostIO: HostIO
     public let workload: Workload
 
@@ -89,6 +92,7 @@ public struct SeriesKey: Hashable, Sendable, Comparable {
         l2CacheEntrySize = cell.cache.l2CacheEntrySize
         refcountCacheSize = cell.cache.refcountCacheSize
         cacheCleanInterval = cell.cache.cacheCleanInterval
+        sizedByCacheSize = !cell.cache.cacheSize.isDefault
         hostIO = cell.hostIO
         workload = cell.workload
     }
@@ -102,6 +106,7 @@ public struct SeriesKey: Hashable, Sendable, Comparable {
         if let e = l2CacheEntrySize.value { parts.append("entry \(e)") }
         if let r = refcountCacheSize.value { parts.append("refcount cache \(r)") }
         if let i = cacheCleanInterval.value { parts.append("clean interval \(i)s") }
+        if sizedByCacheSize { parts.append("sized by cache-size") }
         return parts.joined(separator: ", ")
     }
 
@@ -121,6 +126,7 @@ public struct SeriesKey: Hashable, Sendable, Comparable {
             settingKey(cacheCleanInterval.value.map { UInt64(max(0, $0)) }), hostIO.cache, hostIO.aio,
             padded(workload.blockSize.bytes), padded(UInt64(max(0, workload.iodepth))), workload.span.description,
             padded(UInt64(workload.ramp.milliseconds)), padded(UInt64(workload.runtime.milliseconds)),
+            sizedByCacheSize ? "1" : "0",
         ].joined(separator: "\u{1}")
         return (stateOrder(state), geometry.clusterSize.bytes, geometry.diskSize.bytes, rest)
     }

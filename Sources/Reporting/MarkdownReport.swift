@@ -184,7 +184,7 @@ private func kneeSection(_ set: ResultSet, into md: inout MarkdownWriter) {
         return
     }
     md.line(
-        "A series is the qcow2 cells that differ only in `l2-cache-size`. Its knee is the cell with the smallest "
+        "A series is the qcow2 cells that differ only in `l2-cache-size` (or only in `cache-size`, for cells sized by it). Its knee is the cell with the smallest "
             + "effective L2 cache whose mean IOPS is within 5% of the series' best mean: past it, more cache "
             + "memory buys no measurable speed.")
     md.blank()
@@ -243,9 +243,13 @@ private func kneeEntry(_ k: Knee, set: ResultSet, showWorkload: Bool, showHostIO
     md.blank()
 
     // How to apply it.
+    // A series sized through cache-size is applied through cache-size: the
+    // knee's budget reproduces its split exactly.
+    let combined = k.cell.cell.cache.cacheSize
     let config = CacheConfig(
-        l2CacheSize: .value(e.l2CacheBytes), l2CacheEntrySize: s.l2CacheEntrySize,
-        refcountCacheSize: s.refcountCacheSize, cacheCleanInterval: s.cacheCleanInterval)
+        l2CacheSize: combined.isDefault ? .value(e.l2CacheBytes) : k.cell.cell.cache.l2CacheSize,
+        l2CacheEntrySize: s.l2CacheEntrySize,
+        refcountCacheSize: s.refcountCacheSize, cacheCleanInterval: s.cacheCleanInterval, cacheSize: combined)
     let options = config.blockdevOptions.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
     md.line("QEMU, with `-blockdev` (the qcow2 format node) or `-drive`:")
     md.blank()
@@ -255,11 +259,19 @@ private func kneeEntry(_ k: Knee, set: ResultSet, showWorkload: Bool, showHostIO
     md.line("```")
     md.blank()
     let refcountReserve = ByteSize(QemuCacheModel.minRefcountClusters * s.geometry.clusterSize.bytes)
-    let maxSize = e.l2CacheBytes.bytes + refcountReserve.bytes
-    md.line(
-        "libvirt (>= 7.0.0) domain XML, in the `<disk>` element: `max_size` is the combined metadata cache, "
-            + "\(e.l2CacheBytes.bytes) bytes of L2 cache plus \(refcountReserve.bytes) for the refcount cache "
-            + "(4 clusters, QEMU's default); see the note below.")
+    let maxSize: UInt64
+    if let budget = combined.value, k.cell.cell.cache.l2CacheSize.isDefault, s.refcountCacheSize.isDefault {
+        maxSize = budget.bytes
+        md.line(
+            "libvirt (>= 7.0.0) domain XML, in the `<disk>` element: `max_size` is QEMU's `cache-size`, the "
+                + "setting this series measured directly; see the note below.")
+    } else {
+        maxSize = e.l2CacheBytes.bytes + refcountReserve.bytes
+        md.line(
+            "libvirt (>= 7.0.0) domain XML, in the `<disk>` element: `max_size` is the combined metadata cache, "
+                + "\(e.l2CacheBytes.bytes) bytes of L2 cache plus \(refcountReserve.bytes) for the refcount cache "
+                + "(4 clusters, QEMU's default); see the note below.")
+    }
     md.blank()
     md.line("```xml")
     md.line("<driver name='qemu' type='qcow2'>")
@@ -270,6 +282,7 @@ private func kneeEntry(_ k: Knee, set: ResultSet, showWorkload: Bool, showHostIO
     md.line("```")
     md.blank()
     var unsupported: [String] = []
+    if !combined.isDefault, let v = k.cell.cell.cache.l2CacheSize.value { unsupported.append("`l2-cache-size=\(v.bytes)`") }
     if let v = s.l2CacheEntrySize.value { unsupported.append("`l2-cache-entry-size=\(v.bytes)`") }
     if let v = s.refcountCacheSize.value { unsupported.append("`refcount-cache-size=\(v.bytes)`") }
     if let v = s.cacheCleanInterval.value { unsupported.append("`cache-clean-interval=\(v)`") }

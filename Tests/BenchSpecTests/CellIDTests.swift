@@ -54,4 +54,14 @@ struct CellIDTests {
         #expect(wide.id.contains("-c64K-rb64-"))
         #expect(extended.id.contains("-c64K-xl2-"))
     }
+
+    @Test func cacheSizeAppearsOnlyWhenSet() throws {
+        let base = Cell(geometry: ImageGeometry(diskSize: .gib(1)))
+        var combined = base
+        combined.cache.cacheSize = .value(.mib(1))
+        #expect(!base.id.contains("cs="))
+        #expect(combined.id.contains("-ci=default-cs=1M-none-"))
+        let m = try Fixtures.parse("[cache]\ncache_size = [\"default\", \"1M\"]\n[[exclude]]\ncache_size = \"default\"")
+        #expect(m.qcow2Cells().map(\.cache.cacheSize) == [.value(.mib(1))])
+    }
 }

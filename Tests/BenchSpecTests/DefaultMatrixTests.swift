@@ -1,3 +1,4 @@
+import Foundation
 import Qcow2Geometry
 import Testing
 
@@ -56,8 +57,23 @@ struct DefaultMatrixTests {
     }
 
     @Test func everyBundledMatrixParses() throws {
-        for name in ["default.toml", "smoke.toml"] {
+        let names = try FileManager.default.contentsOfDirectory(atPath: Self.benchmarks).filter { $0.hasSuffix(".toml") }
+        #expect(names.count >= 5)
+        for name in names {
             _ = try Matrix.load(path: Self.benchmarks + "/" + name)
         }
+    }
+
+    @Test func defaultHashIsThatOfTheCommittedReferenceRun() {
+        // Adding the cache_size axis must not change the hash of matrices that
+        // leave it at default: results/reference was recorded under this one.
+        #expect(Matrix.embeddedDefault.hash == "71b47ac812b8a962")
+    }
+
+    @Test func cacheSizeMatrixSweepsLibvirtsOnlyKnob() throws {
+        let m = try Matrix.load(path: Self.benchmarks + "/cache-size.toml")
+        let cells = m.cells().filter { $0.kind == .qcow2 }
+        #expect(cells.compactMap { $0.effectiveCache?.l2CoveragePercent } == [12.5, 37.5, 62.5, 100, 100])
+        #expect(cells.compactMap { $0.effectiveCache?.refcountCacheBytes } == Array(repeating: .kib(256), count: 5))
     }
 }

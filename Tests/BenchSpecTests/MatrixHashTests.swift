@@ -95,6 +95,8 @@ struct MatrixHashTests {
             base.replacingOccurrences("[workload]", with: "[workload]\nseed = 2"),
             // Axis order decides cell order and so the seeded run order.
             base.replacingOccurrences("[\"128K\", \"1M\", \"default\"]", with: "[\"1M\", \"128K\", \"default\"]"),
+            // cache_size joins the canonical text only when it is used.
+            base.replacingOccurrences("[cache]", with: "[cache]\ncache_size = [\"default\", \"4M\"]"),
         ]
         var seen: Set<String> = [h]
         for text in variants {

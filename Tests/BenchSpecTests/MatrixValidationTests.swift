@@ -33,7 +33,7 @@ struct MatrixValidationTests {
     @Test func unknownKeys() {
         expectError(
             "[cache]\nl2_size = [\"1M\"]",
-            "m.toml: unknown key 'cache.l2_size' (allowed: l2_cache_size, l2_cache_entry_size, refcount_cache_size, cache_clean_interval)")
+            "m.toml: unknown key 'cache.l2_size' (allowed: l2_cache_size, l2_cache_entry_size, refcount_cache_size, cache_clean_interval, cache_size)")
         expectError(
             "nmae = \"x\"",
             "m.toml: unknown key 'nmae' (allowed: name, description, workload, image, cache, host, reference, exclude)")
@@ -60,7 +60,7 @@ struct MatrixValidationTests {
             [[exclude]]
             iodepth = 32
             """,
-            "m.toml: unknown key 'exclude[1].iodepth' (allowed: disk_size, cluster_size, state, refcount_bits, l2_cache_size, l2_cache_entry_size, refcount_cache_size, cache_clean_interval, cache, aio)")
+            "m.toml: unknown key 'exclude[1].iodepth' (allowed: disk_size, cluster_size, state, refcount_bits, l2_cache_size, l2_cache_entry_size, refcount_cache_size, cache_clean_interval, cache_size, cache, aio)")
         expectError(
             """
             [[exclude]]
@@ -68,7 +68,7 @@ struct MatrixValidationTests {
             [[exclude]]
             l2_size = "64K"
             """,
-            "m.toml: unknown key 'exclude[2].l2_size' (allowed: disk_size, cluster_size, state, refcount_bits, l2_cache_size, l2_cache_entry_size, refcount_cache_size, cache_clean_interval, cache, aio)")
+            "m.toml: unknown key 'exclude[2].l2_size' (allowed: disk_size, cluster_size, state, refcount_bits, l2_cache_size, l2_cache_entry_size, refcount_cache_size, cache_clean_interval, cache_size, cache, aio)")
     }
 
     @Test func excludeValuesAreCheckedLikeAxisValues() {

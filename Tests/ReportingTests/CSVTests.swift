@@ -13,7 +13,7 @@ struct CSVTests {
             + "iops_min,iops_max,lat_p50_us,lat_p99_us,vs_ceiling_pct,"
             + "eff_l2_cache_bytes,eff_l2_entry_size,eff_refcount_cache_bytes,eff_cache_clean_interval,failed_runs"
         #expect(header.hasPrefix(contract + ","))
-        #expect(header == contract + ",vs_best_pct,vs_raw_pct")
+        #expect(header == contract + ",vs_best_pct,vs_raw_pct,cache_size")
     }
 
     @Test("runs.csv header")

@@ -120,3 +120,50 @@ struct ResultSetTests {
         #expect(coverageSVG(set).contains("No successful runs to plot"))
     }
 }
+
+/// A sweep of QEMU's combined `cache-size` (what libvirt's `max_size` sets):
+/// its own series, a knee expressed as `cache-size`, and the budget itself
+/// as libvirt's `max_size`.
+@Suite struct CacheSizeSeriesTests {
+    static func cell(_ combined: ByteSize) -> Cell {
+        Cell(
+            geometry: ImageGeometry(diskSize: .gib(16), clusterSize: .kib(64)),
+            cache: CacheConfig(cacheSize: .value(combined)))
+    }
+
+    static let set: ResultSet = {
+        // 1M: 768K of L2 (37.5%); 2304K: full coverage + 4 refcount clusters; 4M: full + 2M refcount.
+        let plan: [(ByteSize, [Double])] = [(.mib(1), [15000, 15100]), (.kib(2304), [18000, 18050]), (.mib(4), [18100, 18150])]
+        var records: [RunRecord] = []
+        for (i, (size, runs)) in plan.enumerated() {
+            for (rep, iops) in runs.enumerated() {
+                records.append(
+                    RunRecord(
+                        cell: cell(size), repetition: rep + 1, sequence: i * 2 + rep, status: .ok,
+                        result: Fixture.result(iops, p50: 1000, p99: 3000), provenance: Fixture.provenance,
+                        prepSeconds: 0, wallSeconds: 10))
+            }
+        }
+        return ResultSet(records: records)
+    }()
+
+    @Test func formsOneSeriesLabelledAsSuch() throws {
+        #expect(Self.set.series.count == 1)
+        #expect(try #require(Self.set.series.first).label.hasSuffix("sized by cache-size"))
+    }
+
+    @Test func kneeIsAppliedThroughCacheSize() {
+        let md = markdownReport(Self.set)
+        #expect(md.contains("-drive file=IMAGE.qcow2,format=qcow2,if=virtio,cache-size=2359296\n"), "\(md)")
+        #expect(md.contains("<max_size unit='bytes'>2359296</max_size>"))
+        #expect(!md.contains("l2-cache-size=2097152"))
+    }
+
+    @Test func csvCarriesTheBudgetAndQemusSplit() {
+        let rows = cellsCSV(Self.set).split(separator: "\n").dropFirst()
+        let small = rows.first { $0.contains("cs=1M") }
+        // eff L2 768K with 4K entries, eff refcount 256K, cache_size last.
+        #expect(small?.hasSuffix(",1048576") == true, "\(small ?? "")")
+        #expect(small?.contains(",786432,4096,262144,600,") == true, "\(small ?? "")")
+    }
+}
