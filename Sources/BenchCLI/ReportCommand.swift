@@ -21,18 +21,39 @@ struct ReportCommand: AsyncParsableCommand {
             valueName: "file"))
     var docsFile: String?
 
+    @Option(
+        name: .customLong("docs-section"),
+        help: ArgumentHelp(
+            "Which marker pair --update-docs fills: <!-- bench:NAME:begin --> ... <!-- bench:NAME:end -->, so one document can show several results directories.",
+            valueName: "name"))
+    var docsSection = "results"
+
+    func validate() throws {
+        guard DocsMarkers(validating: docsSection) != nil else {
+            throw ValidationError("--docs-section: invalid value \"\(docsSection)\": must be 1 to 40 lowercase letters, digits or '-'")
+        }
+        if docsSection != "results", docsFile == nil {
+            throw ValidationError("--docs-section: invalid value \"\(docsSection)\": only used with --update-docs FILE")
+        }
+    }
+
     func run() async throws {
         let (dir, jsonl) = ReportFiles.locate(directory)
         let records: [RunRecord]
         do { records = try ResultsLog.read(path: jsonl) } catch { throw fail(error.description, code: 2) }
         guard !records.isEmpty else { throw fail("\(jsonl): no records", code: 2) }
         // Check the document before writing anything: bad input changes nothing.
-        let docs = try docsFile.map { try DocsUpdate.prepare(file: $0, records: records, resultsDirectory: dir) }
+        let markers = DocsMarkers(validating: docsSection) ?? .results
+        let docs = try docsFile.map {
+            try DocsUpdate.prepare(file: $0, records: records, resultsDirectory: dir, markers: markers)
+        }
         do { try ReportFiles.write(records: records, to: dir) } catch { throw fail("writing reports: \(error)", code: 1) }
         print("rebuilt reports for \(records.count) records in \(dir)")
         if let docs {
             do { try docs.apply() } catch { throw fail("writing \(docs.file): \(error.localizedDescription)", code: 1) }
-            print(docs.changed ? "updated the results table in \(docs.file)" : "\(docs.file): results table already up to date")
+            print(
+                docs.changed
+                    ? "updated the \(docsSection) table in \(docs.file)" : "\(docs.file): \(docsSection) table already up to date")
         }
     }
 }
@@ -46,7 +67,7 @@ struct DocsUpdate {
 
     var changed: Bool { original != updated }
 
-    static func prepare(file: String, records: [RunRecord], resultsDirectory: String) throws -> DocsUpdate {
+    static func prepare(file: String, records: [RunRecord], resultsDirectory: String, markers: DocsMarkers) throws -> DocsUpdate {
         guard let data = FileManager.default.contents(atPath: file) else {
             throw fail("--update-docs: invalid value \"\(file)\": cannot read the file", code: 2)
         }
@@ -56,7 +77,7 @@ struct DocsUpdate {
         let plot = URL(fileURLWithPath: resultsDirectory).standardizedFileURL.appendingPathComponent("coverage.svg").path
         let table = docsResultsTable(ResultSet(records: records), plotPath: relativePath(from: docDirectory, to: plot))
         do {
-            return DocsUpdate(file: file, original: text, updated: try replacingResultsSection(in: text, with: table))
+            return DocsUpdate(file: file, original: text, updated: try replacingResultsSection(in: text, with: table, markers: markers))
         } catch {
             throw fail("\(file): \(error.description)", code: 2)
         }

@@ -1,7 +1,8 @@
 /// `compare.md`: a comparison as Markdown, for people and CI logs.
 ///
 /// Sections, in order: a warning when the environments differ (first, since
-/// it changes how everything below reads); the verdict line; what each side
+/// it changes how everything below reads); a warning when the null-co
+/// ceiling itself moved; the verdict line; what each side
 /// is; the rule that flags a change; one table row per compared cell in
 /// `Comparison.cells` order (regressions first); the cells found on one
 /// side only. Depends only on the comparison: no clock, fixed decimals.
@@ -20,6 +21,14 @@ public func comparisonMarkdown(_ c: Comparison) -> String {
             c.environmentDifferences.map {
                 [$0.field, $0.baseline.joined(separator: "; "), $0.current.joined(separator: "; ")]
             })
+        md.blank()
+    }
+    for shift in c.ceilingShifts {
+        md.line(
+            "**The null-co ceiling moved**: \(code(shift.cellID)) "
+                + (shift.iops.changePercent.map(signedPercent) ?? "-") + " IOPS, p = " + pText(shift.iops)
+                + ". That cell has no qcow2 metadata, so the guest I/O path itself changed (host load, QEMU core, "
+                + "guest kernel or driver); qcow2 cells that moved by about as much likely moved for the same reason.")
         md.blank()
     }
     md.line(verdictLine(c))

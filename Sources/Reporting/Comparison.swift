@@ -163,6 +163,13 @@ public struct Comparison: Hashable, Sendable, Codable {
     public var regressions: [CellComparison] { cells.filter { $0.verdict == .regression } }
     /// The CI gate: any regression fails it.
     public var hasRegression: Bool { cells.contains { $0.verdict == .regression } }
+    /// `null-co` cells whose IOPS moved significantly beyond the threshold.
+    /// They have no qcow2 metadata, so such a move is in the rest of the path
+    /// (host load, QEMU core, guest kernel, driver), and qcow2 cells that
+    /// moved by about as much are likely explained by it.
+    public var ceilingShifts: [CellComparison] {
+        cells.filter { $0.cellID.hasPrefix("null-") && [.regression, .improvement].contains($0.iops.verdict) }
+    }
 }
 
 /// Compares `current` with `baseline`, matching cells by cell ID (their

@@ -1,10 +1,29 @@
 // The results table in the project's docs, generated so it is never typed by
 // hand: `bench report DIR --update-docs FILE` puts it between two markers.
 
-/// Marks where the generated results go in a Markdown file.
-public enum DocsMarkers {
-    public static let begin = "<!-- bench:results:begin -->"
-    public static let end = "<!-- bench:results:end -->"
+/// Marks where one generated table goes in a Markdown file:
+/// `<!-- bench:SECTION:begin -->` and `<!-- bench:SECTION:end -->`. A
+/// document can hold several sections, each filled from its own results
+/// directory (`bench report DIR --update-docs FILE --docs-section SECTION`).
+public struct DocsMarkers: Hashable, Sendable {
+    public let section: String
+    public var begin: String { "<!-- bench:\(section):begin -->" }
+    public var end: String { "<!-- bench:\(section):end -->" }
+
+    /// The README's main table.
+    public static let results = DocsMarkers(section: "results")
+    public static let begin = results.begin
+    public static let end = results.end
+
+    /// nil unless `section` is 1 to 40 lowercase letters, digits and `-`:
+    /// safe inside an HTML comment and easy to grep.
+    public init?(validating section: String) {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-")
+        guard (1...40).contains(section.count), section.allSatisfy(allowed.contains) else { return nil }
+        self.section = section
+    }
+
+    init(section: String) { self.section = section }
 }
 
 /// The compact coverage table for docs, then a link to the plot at
@@ -55,10 +74,10 @@ public func docsResultsTable(_ set: ResultSet, plotPath: String) -> String {
     return md.text
 }
 
-/// `128K`, `default`; reference cells by what they are.
+/// `128K`, `default`, `cache-size 1M`; reference cells by what they are.
 private func settingText(_ c: CellSummary) -> String {
     switch c.kind {
-    case .qcow2: c.cell.cache.l2CacheSize.description
+    case .qcow2: c.cell.cache.cacheSize.value.map { "cache-size \($0)" } ?? c.cell.cache.l2CacheSize.description
     case .null: "null-co"
     case .raw: "raw image"
     }
@@ -66,16 +85,16 @@ private func settingText(_ c: CellSummary) -> String {
 
 /// Why a document cannot take the generated results.
 public enum DocsMarkerError: Error, Equatable, Sendable, CustomStringConvertible {
-    case missing(String)
+    case missing(String, DocsMarkers)
     case repeated(String)
-    case endBeforeBegin
+    case endBeforeBegin(DocsMarkers)
 
     public var description: String {
         switch self {
-        case .missing(let marker):
-            "no \(marker) marker; put \(DocsMarkers.begin) and \(DocsMarkers.end) on their own lines where the results go"
+        case .missing(let marker, let pair):
+            "no \(marker) marker; put \(pair.begin) and \(pair.end) on their own lines where the results go"
         case .repeated(let marker): "\(marker) appears more than once; keep one pair of markers"
-        case .endBeforeBegin: "\(DocsMarkers.end) comes before \(DocsMarkers.begin)"
+        case .endBeforeBegin(let pair): "\(pair.end) comes before \(pair.begin)"
         }
     }
 }
@@ -84,14 +103,16 @@ public enum DocsMarkerError: Error, Equatable, Sendable, CustomStringConvertible
 /// (which should end with a newline): the begin marker, a line break,
 /// `content`, the end marker. Text outside the markers is kept byte for
 /// byte, so applying the same content twice changes nothing.
-public func replacingResultsSection(in document: String, with content: String) throws(DocsMarkerError) -> String {
-    let begins = ranges(of: DocsMarkers.begin, in: document)
-    let ends = ranges(of: DocsMarkers.end, in: document)
-    guard let begin = begins.first else { throw .missing(DocsMarkers.begin) }
-    guard let end = ends.first else { throw .missing(DocsMarkers.end) }
-    guard begins.count == 1 else { throw .repeated(DocsMarkers.begin) }
-    guard ends.count == 1 else { throw .repeated(DocsMarkers.end) }
-    guard begin.upperBound <= end.lowerBound else { throw .endBeforeBegin }
+public func replacingResultsSection(
+    in document: String, with content: String, markers: DocsMarkers = .results
+) throws(DocsMarkerError) -> String {
+    let begins = ranges(of: markers.begin, in: document)
+    let ends = ranges(of: markers.end, in: document)
+    guard let begin = begins.first else { throw .missing(markers.begin, markers) }
+    guard let end = ends.first else { throw .missing(markers.end, markers) }
+    guard begins.count == 1 else { throw .repeated(markers.begin) }
+    guard ends.count == 1 else { throw .repeated(markers.end) }
+    guard begin.upperBound <= end.lowerBound else { throw .endBeforeBegin(markers) }
     return String(document[..<begin.upperBound]) + "\n" + content + String(document[end.lowerBound...])
 }
 

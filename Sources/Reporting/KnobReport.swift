@@ -43,6 +43,23 @@ struct Knob: Sendable {
     ]
 }
 
+extension Knob {
+    /// What the cells of one table share: the image and every setting except
+    /// this knob, non-default settings named, so two tables of one knob
+    /// never read the same.
+    func groupLabel(_ cell: Cell) -> String {
+        let c = cell.cache
+        var parts = ["\(cell.geometry.diskSize) disk", "\(cell.geometry.clusterSize) clusters"]
+        if option != "image state" { parts.append((cell.state ?? .preallocated).rawValue) }
+        parts.append("L2 setting \(c.l2CacheSize)")
+        if option != "l2-cache-entry-size", let e = c.l2CacheEntrySize.value { parts.append("entry size \(e)") }
+        if option != "refcount-cache-size", let r = c.refcountCacheSize.value { parts.append("refcount cache \(r)") }
+        if option != "cache-clean-interval", let i = c.cacheCleanInterval.value { parts.append("clean interval \(i) s") }
+        if let b = c.cacheSize.value { parts.append("cache-size \(b)") }
+        return parts.joined(separator: ", ")
+    }
+}
+
 /// Mean over a cell's successful runs of QEMU's peak resident memory, MiB.
 func peakRSSMiB(_ set: ResultSet, _ cellID: String) -> Double? {
     let peaks = set.records.filter { $0.cellID == cellID && $0.succeeded }.compactMap { $0.memory?.peakKiB }
@@ -127,7 +144,7 @@ func knobSections(_ set: ResultSet, into md: inout MarkdownWriter) {
         for group in varied {
             let best = group.compactMap { $0.iops?.mean }.max()
             let sample = group[0].cell
-            md.line("Cells with \(sample.geometry.diskSize) disk, \(sample.geometry.clusterSize) clusters, \((sample.state ?? .preallocated).rawValue), L2 setting \(sample.cache.l2CacheSize):")
+            md.line("Cells with \(knob.groupLabel(sample)):")
             md.blank()
             let idle = group.map { idleEffect(set, $0.cellID) }
             let showIdle = idle.contains { $0 != nil }

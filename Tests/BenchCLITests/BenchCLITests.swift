@@ -49,6 +49,8 @@ func makeTempDir() throws -> String {
         (["--matrix", "/nonexistent.toml"], "/nonexistent.toml: cannot read matrix file"),
         (["--matrix", "--repeat", "0"], "--repeat: invalid value \"0\""),
         (["report", "/nonexistent-dir"], "cannot read records"),
+        (["report", "/nonexistent-dir", "--update-docs", "README.md", "--docs-section", "Cache Size"],
+         "--docs-section: invalid value \"Cache Size\": must be 1 to 40 lowercase letters, digits or '-'"),
         (["run", "--disk", "raw", "--l2-cache-size", "1M"], "apply only to --disk qcow2"),
         (["run", "--disk", "null", "--cache-clean-interval", "5"], "apply only to --disk qcow2"),
         (["run", "--cluster-size", "4K", "--l2-cache-entry-size", "8K"], "must be a power of two from 512 to the cluster size (4K)"),

@@ -220,6 +220,25 @@ struct ComparisonTests {
         #expect(rows.last?.hasPrefix("| no change | `\(a.id)` |") == true)
     }
 
+    @Test("a moving null-co ceiling is called out; a steady one is not")
+    func ceilingShift() throws {
+        let null = Fixture.null
+        let slower = [80000.0, 80400, 79800, 80200, 80100]
+        let moved = compare(
+            [.init(cell: null, iops: Runs.scaled(slower, 1.1)), .init(cell: a, iops: Runs.tight)],
+            [.init(cell: null, iops: slower), .init(cell: a, iops: Runs.scaled(Runs.tight, 0.9))])
+        #expect(moved.ceilingShifts.map(\.cellID) == [null.id])
+        let md = comparisonMarkdown(moved)
+        #expect(md.contains("**The null-co ceiling moved**: `\(null.id)` -9.1% IOPS, p = <0.0001 (Welch)."), "\(md)")
+        #expect(moved.hasRegression, "the gate itself is unchanged: the warning explains, it does not excuse")
+
+        let steady = compare(
+            [.init(cell: null, iops: slower), .init(cell: a, iops: Runs.tight)],
+            [.init(cell: null, iops: slower), .init(cell: a, iops: Runs.scaled(Runs.tight, 0.9))])
+        #expect(steady.ceilingShifts.isEmpty)
+        #expect(!comparisonMarkdown(steady).contains("ceiling moved"))
+    }
+
     @Test("comparison report snapshot")
     func snapshot() throws {
         let d = Runs.cell(.kib(512))

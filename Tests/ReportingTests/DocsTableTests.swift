@@ -54,20 +54,34 @@ struct DocsTableTests {
 
     @Test("missing, repeated or swapped markers are errors naming the marker")
     func markerErrors() {
-        #expect(throws: DocsMarkerError.missing(DocsMarkers.begin)) {
+        #expect(throws: DocsMarkerError.missing(DocsMarkers.begin, .results)) {
             try replacingResultsSection(in: "text\n<!-- bench:results:end -->\n", with: "x\n")
         }
-        #expect(throws: DocsMarkerError.missing(DocsMarkers.end)) {
+        #expect(throws: DocsMarkerError.missing(DocsMarkers.end, .results)) {
             try replacingResultsSection(in: "<!-- bench:results:begin -->\n", with: "x\n")
         }
         #expect(throws: DocsMarkerError.repeated(DocsMarkers.begin)) {
             try replacingResultsSection(in: Self.document + "\n<!-- bench:results:begin -->\n", with: "x\n")
         }
-        #expect(throws: DocsMarkerError.endBeforeBegin) {
+        #expect(throws: DocsMarkerError.endBeforeBegin(.results)) {
             try replacingResultsSection(in: "<!-- bench:results:end -->\n<!-- bench:results:begin -->\n", with: "x\n")
         }
-        #expect(DocsMarkerError.missing(DocsMarkers.begin).description.hasPrefix("no <!-- bench:results:begin --> marker"))
-        #expect(!DocsMarkerError.missing(DocsMarkers.end).description.contains("\n"))
+        #expect(DocsMarkerError.missing(DocsMarkers.begin, .results).description.hasPrefix("no <!-- bench:results:begin --> marker"))
+        #expect(!DocsMarkerError.missing(DocsMarkers.end, .results).description.contains("\n"))
+    }
+
+    @Test("a named section is filled between its own markers and leaves the others alone")
+    func namedSections() throws {
+        let markers = try #require(DocsMarkers(validating: "cache-size"))
+        let doc = Self.document + "\n<!-- bench:cache-size:begin -->\nold\n<!-- bench:cache-size:end -->\n"
+        let out = try replacingResultsSection(in: doc, with: "new\n", markers: markers)
+        #expect(out == Self.document + "\n<!-- bench:cache-size:begin -->\nnew\n<!-- bench:cache-size:end -->\n")
+        #expect(throws: DocsMarkerError.missing("<!-- bench:other:begin -->", DocsMarkers(section: "other"))) {
+            try replacingResultsSection(in: doc, with: "x\n", markers: DocsMarkers(section: "other"))
+        }
+        #expect(DocsMarkers(validating: "Bad Name") == nil)
+        #expect(DocsMarkers(validating: "a-->b") == nil)
+        #expect(DocsMarkers(validating: "") == nil)
     }
 
     @Test(

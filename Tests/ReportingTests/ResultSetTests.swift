@@ -167,3 +167,21 @@ struct ResultSetTests {
         #expect(small?.contains(",786432,4096,262144,600,") == true, "\(small ?? "")")
     }
 }
+
+/// Each knob table says what its cells share, naming every other non-default
+/// setting (two tables of one knob must not read the same).
+@Suite struct KnobGroupLabelTests {
+    let cell = Cell(
+        kind: .qcow2, state: .fresh, geometry: ImageGeometry(diskSize: .gib(64)),
+        cache: CacheConfig(l2CacheSize: .value(.mib(8)), refcountCacheSize: .value(.mib(4)), cacheCleanInterval: .value(0)))
+
+    func knob(_ option: String) throws -> Knob { try #require(Knob.all.first { $0.option == option }) }
+
+    @Test func imageStateTablesNameTheRefcountSettingNotTheState() throws {
+        #expect(try knob("image state").groupLabel(cell) == "64G disk, 64K clusters, L2 setting 8M, refcount cache 4M, clean interval 0 s")
+    }
+
+    @Test func refcountTablesNameTheStateNotTheRefcountSetting() throws {
+        #expect(try knob("refcount-cache-size").groupLabel(cell) == "64G disk, 64K clusters, fresh, L2 setting 8M, clean interval 0 s")
+    }
+}
