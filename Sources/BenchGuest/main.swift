@@ -13,7 +13,7 @@ func readCommandLine() -> String {
     defer { fclose(f) }
     var buf = [CChar](repeating: 0, count: 4096)
     guard fgets(&buf, 4096, f) != nil else { return "" }
-    return String(cString: buf)
+    return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 func emit(_ line: String) {

@@ -42,7 +42,8 @@ public struct GuestLauncher: Sendable {
         let clock = ContinuousClock()
         let started = clock.now
         let stderrPath = workDirectory + "/qemu.stderr"
-        FileManager.default.createFile(atPath: command.consolePath, contents: nil, attributes: [.posixPermissions: 0o600])
+        // Private from the start; if this fails QEMU creates the file itself, inside the 0700 work directory.
+        _ = FileManager.default.createFile(atPath: command.consolePath, contents: nil, attributes: [.posixPermissions: 0o600])
         let errFD = open(stderrPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard errFD >= 0 else {
             return GuestRunOutcome(
@@ -92,33 +93,31 @@ public struct GuestLauncher: Sendable {
                         await execution.teardown(using: [.gracefulShutDown(allowedDurationToNextStep: .seconds(2))])
                         return Watch.timedOut
                     }
-                    if tick % 2 == 1 {
-                        try await Task.sleep(for: .milliseconds(50))
-                        continue
-                    }
-                    let console = (try? String(contentsOfFile: command.consolePath, encoding: .utf8)) ?? ""
-                    if ConsoleTranscript.sawReady(console) {
-                        let ms = Self.millis(clock.now - started)
-                        samples.withLock { if $0.ready == nil { $0.ready = ms } }
-                    }
-                    if console.contains(ConsoleProtocol.phaseMarker) {
-                        let ms = Self.millis(clock.now - started)
-                        let labels = ConsoleTranscript.phaseLabels(console)
-                        samples.withLock { s in
-                            for label in labels.dropFirst(s.marks.count) { s.marks.append(PhaseMark(label: label, atMillis: ms)) }
+                    if tick % 2 == 0 {
+                        let console = (try? String(contentsOfFile: command.consolePath, encoding: .utf8)) ?? ""
+                        if ConsoleTranscript.sawReady(console) {
+                            let ms = Self.millis(clock.now - started)
+                            samples.withLock { if $0.ready == nil { $0.ready = ms } }
                         }
-                    }
-                    if stopAtReady, ConsoleTranscript.sawReady(console) {
-                        await execution.teardown(using: [.gracefulShutDown(allowedDurationToNextStep: .seconds(1))])
-                        return Watch.ready
-                    }
-                    if console.contains(ConsoleProtocol.resultMarker) || console.contains(ConsoleProtocol.errorMarker) {
-                        logger.debug("guest reported", metadata: ["qemu.pid": "\(pid)"])
-                        // The guest powers off by itself; give it a moment, then insist.
-                        let grace = clock.now.advanced(by: .seconds(5))
-                        while Self.isRunning(pid), clock.now < grace { try await Task.sleep(for: .milliseconds(50)) }
-                        if Self.isRunning(pid) { await execution.teardown(using: [.gracefulShutDown(allowedDurationToNextStep: .seconds(1))]) }
-                        return Watch.resultSeen
+                        if console.contains(ConsoleProtocol.phaseMarker) {
+                            let ms = Self.millis(clock.now - started)
+                            let labels = ConsoleTranscript.phaseLabels(console)
+                            samples.withLock { s in
+                                for label in labels.dropFirst(s.marks.count) { s.marks.append(PhaseMark(label: label, atMillis: ms)) }
+                            }
+                        }
+                        if stopAtReady, ConsoleTranscript.sawReady(console) {
+                            await execution.teardown(using: [.gracefulShutDown(allowedDurationToNextStep: .seconds(1))])
+                            return Watch.ready
+                        }
+                        if console.contains(ConsoleProtocol.resultMarker) || console.contains(ConsoleProtocol.errorMarker) {
+                            logger.debug("guest reported", metadata: ["qemu.pid": "\(pid)"])
+                            // The guest powers off by itself; give it a moment, then insist.
+                            let grace = clock.now.advanced(by: .seconds(5))
+                            while Self.isRunning(pid), clock.now < grace { try await Task.sleep(for: .milliseconds(50)) }
+                            if Self.isRunning(pid) { await execution.teardown(using: [.gracefulShutDown(allowedDurationToNextStep: .seconds(1))]) }
+                            return Watch.resultSeen
+                        }
                     }
                     try await Task.sleep(for: .milliseconds(50))
                 }

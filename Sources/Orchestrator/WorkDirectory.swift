@@ -28,7 +28,7 @@ public final class WorkDirectory: Sendable {
             return mkdtemp(base) != nil
         }
         guard made else { throw .io(what: "cannot create work directory under", path: base, errno: errno) }
-        path = String(cString: template)
+        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         chmod(path, 0o700)
         ActiveWorkDirectories.register(path)
     }
