@@ -207,17 +207,22 @@ private func kneeEntry(_ k: Knee, set: ResultSet, showWorkload: Bool, showHostIO
     guard let e = k.cell.effective, let mean = k.cell.iops?.mean else { return }
     let bestMean = k.best.iops?.mean ?? .nan
     let full = s.geometry.fullCoverageL2Bytes
-    md.line(
-        "- Knee: \(code(k.cell.cellID)), an L2 cache of \(e.l2CacheBytes.exactBinary) "
-            + "(\(e.l2CacheBytes.bytes) bytes, \(e.l2EntrySize.exactBinary) entries) covering "
-            + "\(fixed(e.l2CoveragePercent, 2))% of the disk: \(grouped(mean)) IOPS, "
-            + "\(fixed(k.percentOfBest, 1))% of the series' best (\(grouped(bestMean)) IOPS, \(code(k.best.cellID))).")
+    let cache =
+        "an L2 cache of \(e.l2CacheBytes.exactBinary) (\(e.l2CacheBytes.bytes) bytes, \(e.l2EntrySize.exactBinary) "
+        + "entries) covering \(fixed(e.l2CoveragePercent, 2))% of the disk: \(grouped(mean)) IOPS"
+    if k.measuredCells < 2 {
+        md.line("- The only measured point, not a knee: \(code(k.cell.cellID)), \(cache).")
+    } else {
+        md.line(
+            "- Knee: \(code(k.cell.cellID)), \(cache), \(fixed(k.percentOfBest, 1))% of the series' best "
+                + "(\(grouped(bestMean)) IOPS, \(code(k.best.cellID))).")
+    }
     md.line(
         "- Full coverage of this image takes \(full.exactBinary) of L2 cache (\(full.bytes) bytes). For a disk of "
             + "another size, keep the coverage: L2 bytes = coverage × disk size × 8 / cluster size.")
     let measured = set.cells(in: s).filter { $0.iops != nil }
     if k.measuredCells < 2 {
-        md.line("- Only one cell of this series has a successful run: this is the only point, not a knee.")
+        md.line("- Only one cell of this series has a successful run, so the sweep says nothing about smaller or larger caches.")
     } else if let smallest = measured.map({ $0.effective?.l2CacheBytes.bytes ?? .max }).min(),
         smallest == e.l2CacheBytes.bytes
     {

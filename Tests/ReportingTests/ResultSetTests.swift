@@ -159,6 +159,13 @@ struct ResultSetTests {
         #expect(!md.contains("l2-cache-size=2097152"))
     }
 
+    @Test func aSeriesOfOnePointIsNotCalledAKnee() {
+        let one = ResultSet(records: Array(Self.set.records.prefix(1)))
+        let md = markdownReport(one)
+        #expect(md.contains("- The only measured point, not a knee: `"), "\(md)")
+        #expect(!md.contains("- Knee: "))
+    }
+
     @Test func csvCarriesTheBudgetAndQemusSplit() {
         let rows = cellsCSV(Self.set).split(separator: "\n").dropFirst()
         let small = rows.first { $0.contains("cs=1M") }
