@@ -69,7 +69,7 @@ public enum QemuCacheModel {
                     rule: "may not exceed cache_size (\(combined)), the combined L2 and refcount budget")
             }
             let split = requestedSplit(config, geometry: geometry)
-            let entry = effectiveEntrySize(config, geometry: geometry)
+            let entry = effectiveEntrySize(config, geometry: geometry, l2: split.l2)
             if l2 == nil, split.l2.bytes / entry.bytes < minL2Entries {
                 throw InvalidValue(
                     field: field("cache_size"), value: combined.description,
@@ -77,7 +77,7 @@ public enum QemuCacheModel {
             }
         }
         if let l2 = config.l2CacheSize.value {
-            let entry = effectiveEntrySize(config, geometry: geometry)
+            let entry = effectiveEntrySize(config, geometry: geometry, l2: requestedSplit(config, geometry: geometry).l2)
             if l2.bytes / entry.bytes < minL2Entries {
                 throw InvalidValue(
                     field: field("l2_cache_size"), value: l2.description,
@@ -113,9 +113,10 @@ public enum QemuCacheModel {
         return (l2, refcount)
     }
 
-    static func effectiveEntrySize(_ config: CacheConfig, geometry: ImageGeometry) -> ByteSize {
+    /// The entry size QEMU uses with an L2 cache of `l2` bytes (from `requestedSplit`).
+    static func effectiveEntrySize(_ config: CacheConfig, geometry: ImageGeometry, l2: ByteSize) -> ByteSize {
         if let e = config.l2CacheEntrySize.value { return e }
-        if requestedSplit(config, geometry: geometry).l2 < geometry.fullCoverageL2Bytes {
+        if l2 < geometry.fullCoverageL2Bytes {
             return ByteSize(min(geometry.clusterSize.bytes, 4096))
         }
         return geometry.clusterSize
@@ -124,7 +125,7 @@ public enum QemuCacheModel {
     /// The cache QEMU builds for `config` on an image of `geometry`.
     public static func effective(_ config: CacheConfig, geometry: ImageGeometry) -> EffectiveCache {
         let split = requestedSplit(config, geometry: geometry)
-        let entry = effectiveEntrySize(config, geometry: geometry)
+        let entry = effectiveEntrySize(config, geometry: geometry, l2: split.l2)
         let entries = max(minL2Entries, split.l2.bytes / entry.bytes)
         let l2Bytes = ByteSize(entries * entry.bytes)
 

@@ -12,8 +12,6 @@ public struct DocsMarkers: Hashable, Sendable {
 
     /// The README's main table.
     public static let results = DocsMarkers(section: "results")
-    public static let begin = results.begin
-    public static let end = results.end
 
     /// nil unless `section` is 1 to 40 lowercase letters, digits and `-`:
     /// safe inside an HTML comment and easy to grep.

@@ -54,20 +54,20 @@ struct DocsTableTests {
 
     @Test("missing, repeated or swapped markers are errors naming the marker")
     func markerErrors() {
-        #expect(throws: DocsMarkerError.missing(DocsMarkers.begin, .results)) {
+        #expect(throws: DocsMarkerError.missing(DocsMarkers.results.begin, .results)) {
             try replacingResultsSection(in: "text\n<!-- bench:results:end -->\n", with: "x\n")
         }
-        #expect(throws: DocsMarkerError.missing(DocsMarkers.end, .results)) {
+        #expect(throws: DocsMarkerError.missing(DocsMarkers.results.end, .results)) {
             try replacingResultsSection(in: "<!-- bench:results:begin -->\n", with: "x\n")
         }
-        #expect(throws: DocsMarkerError.repeated(DocsMarkers.begin)) {
+        #expect(throws: DocsMarkerError.repeated(DocsMarkers.results.begin)) {
             try replacingResultsSection(in: Self.document + "\n<!-- bench:results:begin -->\n", with: "x\n")
         }
         #expect(throws: DocsMarkerError.endBeforeBegin(.results)) {
             try replacingResultsSection(in: "<!-- bench:results:end -->\n<!-- bench:results:begin -->\n", with: "x\n")
         }
-        #expect(DocsMarkerError.missing(DocsMarkers.begin, .results).description.hasPrefix("no <!-- bench:results:begin --> marker"))
-        #expect(!DocsMarkerError.missing(DocsMarkers.end, .results).description.contains("\n"))
+        #expect(DocsMarkerError.missing(DocsMarkers.results.begin, .results).description.hasPrefix("no <!-- bench:results:begin --> marker"))
+        #expect(!DocsMarkerError.missing(DocsMarkers.results.end, .results).description.contains("\n"))
     }
 
     @Test("a named section is filled between its own markers and leaves the others alone")
