@@ -3,6 +3,7 @@ import BenchSpec
 import Foundation
 import Orchestrator
 import Qcow2Geometry
+import Reporting
 
 /// `bench --matrix [FILE]`: every cell of a matrix, repeated, into one
 /// results directory with CSV, Markdown and SVG reports.
@@ -128,11 +129,33 @@ struct MatrixCommand: AsyncParsableCommand {
         }
 
         let started = ContinuousClock.now
+        let (groups, perRunCells) = GuestGroup.plan(cells, requested: matrix.pairing.isolation)
+        let perRunPlan = plan.filter { p in perRunCells.contains(p.cell) }
+        let budget = BlockBudget.from(matrix)
+        if !groups.isEmpty {
+            let adaptive = budget.targetCI.map { "until every ratio CI is within ±\(Pairing.percentText($0)) (\(budget.minBlocks)–\(budget.maxBlocks) blocks\(matrix.pairing.budget.map { ", budget \($0)" } ?? ""))" }
+            progress.note("shared guests: \(groups.count) group(s) of \(groups.map { "\($0.cells.count)" }.joined(separator: "+")) cells, " + (adaptive ?? "\(budget.minBlocks) blocks"))
+        }
+        if !perRunCells.isEmpty {
+            progress.note("guest per run: \(perRunCells.count) cell(s) x \(matrix.repetitions) runs")
+        }
+        let paired = PairedSession(harness: ready, outputDirectory: outputDir, seed: matrix.seed, budget: budget)
         let session = MatrixSession(harness: ready, outputDirectory: outputDir, retries: retries)
-        let task = Task { () async throws(OrchestratorError) -> [RunRecord] in
-            try await session.run(plan, done: previous.done, firstSequence: previous.nextSequence) { record, i, n in
+        let previousSlots = previous.records.filter { $0.slot != nil }
+        let previousRuns = previous.records.filter { $0.slot == nil }
+        let labels = CellLabels(cells: cells)
+        let task = Task { () async throws -> MatrixOutcome in
+            let (slots, qemuWall) = try await paired.run(
+                groups, previous: previousSlots, firstSequence: previous.nextSequence,
+                precision: { PairedAnalysis(records: $0).widestHalfWidth },
+                progress: { record, state in progress.slotFinished(record, state: state, label: labels.label(record.cellID)) })
+            let next = (slots.map(\.sequence).max() ?? previous.nextSequence - 1) + 1
+            let runs = try await session.run(
+                perRunPlan, done: ResumeState(records: previousRuns).done, firstSequence: next
+            ) { record, i, n in
                 progress.finished(record, index: i, total: n)
             }
+            return MatrixOutcome(records: slots + runs, qemuWallSeconds: qemuWall + runs.map(\.wallSeconds).reduce(0, +))
         }
         Interrupts.install { task.cancel() }
         let result = await task.result
@@ -140,8 +163,9 @@ struct MatrixCommand: AsyncParsableCommand {
         let wall = ContinuousClock.now - started
 
         let records: [RunRecord]
+        let qemuWall: Double
         switch result {
-        case .success(let r): records = previous.records + r
+        case .success(let r): (records, qemuWall) = (previous.records + r.records, r.qemuWallSeconds)
         case .failure(let e): throw fail("\(e)", code: 1)
         }
         let interrupted = task.isCancelled
@@ -156,13 +180,19 @@ struct MatrixCommand: AsyncParsableCommand {
         }
 
         let wallSeconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
-        print(MatrixSummary.text(records: records, planned: plan.count, wallSeconds: wallSeconds, outputDirectory: outputDir))
+        print(MatrixSummary.text(records: records, planned: plan.count, wallSeconds: wallSeconds, qemuWallSeconds: qemuWall, outputDirectory: outputDir))
         if interrupted {
             progress.note("interrupted: finished runs are in \(outputDir)/results.jsonl; continue with:")
             progress.note("  \(resumeCommand(outputDir))")
             throw ExitCode(130)
         }
         if MatrixSummary.cellsWithoutSuccess(records).count > 0 { throw ExitCode(1) }
+    }
+
+    /// What the run task hands back.
+    struct MatrixOutcome: Sendable {
+        var records: [RunRecord]
+        var qemuWallSeconds: Double
     }
 
     /// The command line that continues this matrix in `dir`.
@@ -272,14 +302,25 @@ enum MatrixSummary {
         return Array(Set(records.map(\.cellID)).subtracting(ok)).sorted()
     }
 
-    static func text(records: [RunRecord], planned: Int, wallSeconds: Double, outputDirectory: String) -> String {
+    static func text(records: [RunRecord], planned: Int, wallSeconds: Double, qemuWallSeconds: Double? = nil, outputDirectory: String) -> String {
         let measured = records.filter { $0.status == .ok }.compactMap { $0.result?.seconds }.reduce(0, +)
         let failed = records.filter { $0.status == .failed }
+        let slots = records.filter { $0.slot != nil }
+        let what = slots.isEmpty
+            ? String(format: "finished %d of %d runs", records.count, planned)
+            : String(format: "finished %d slots in %d blocks and %d runs", slots.count, Set(slots.map(\.repetition)).count, records.count - slots.count)
         var lines = [
-            String(format: "finished %d of %d runs (%d failed) in %@; measuring %.0f s = %.1f%% of wall time",
-                   records.count, planned, failed.count, ProgressReporter.clock(wallSeconds), measured,
+            String(format: "%@ (%d failed) in %@; measuring %.0f s = %.1f%% of wall time",
+                   what, failed.count, ProgressReporter.clock(wallSeconds), measured,
                    wallSeconds > 0 ? measured / wallSeconds * 100 : 0),
         ]
+        if let q = qemuWallSeconds, q > 0 {
+            lines.append(String(format: "QEMU ran %.0f s, measuring %.1f%% of it", q, measured / q * 100))
+        }
+        let analysis = PairedAnalysis(records: records)
+        if let widest = analysis.widestHalfWidth {
+            lines.append(String(format: "widest paired ratio CI: ±%.1f%%; %d of %d slots hit the warm-up cap, %d had steal above %.0f%%", widest * 100, analysis.unsettledSlots, analysis.slots, analysis.highStealSlots, HostNoise.highStealPercent))
+        }
         let bad = cellsWithoutSuccess(records)
         if !bad.isEmpty { lines.append("cells with no successful run: " + bad.joined(separator: ", ")) }
         for r in failed.prefix(10) { lines.append("  failed: \(r.cellID) #\(r.repetition): \(r.failure ?? "?")") }

@@ -185,6 +185,13 @@ func runNative(_ spec: WorkloadSpec) throws(GuestFailure) -> GuestResult {
 }
 
 do {
+    let commandLine = readCommandLine()
+    if let control = controlParameter(commandLine) {
+        let spec: WorkloadSpec
+        do { spec = try WorkloadSpec(commandLine: commandLine) } catch { throw GuestFailure.spec(error.description) }
+        try serveSlots(spec: spec, port: control.port, expectedDisks: control.disks)
+        exit(0)
+    }
     let result = try run()
     emit("\(ConsoleProtocol.resultMarker) \(try JSONLine.encode(result))")
     exit(0)

@@ -58,7 +58,7 @@ struct TOMLMatrixReader {
     var source: String
 
     static let topKeys = ["name", "description", "workload", "image", "cache", "host", "reference", "exclude"]
-    static let workloadKeys = ["block_size", "iodepth", "ramp", "runtime", "repeat", "span", "seed", "driver", "distribution", "phases"]
+    static let workloadKeys = ["block_size", "iodepth", "ramp", "runtime", "repeat", "span", "seed", "driver", "distribution", "phases", "isolation", "target_ci", "min_blocks", "max_blocks", "budget"]
     static let referenceKeys = ["null", "raw"]
 
     func read(_ root: TOMLTable) throws(TOMLReadError) -> Matrix {
@@ -78,6 +78,26 @@ struct TOMLMatrixReader {
             if let v = w["driver"] { m.workload.driver = try driver(v, "workload.driver") }
             if let v = w["distribution"] { m.workload.distribution = try distribution(v, "workload.distribution") }
             if let v = w["phases"] { m.workload.phases = try phases(v, "workload.phases") }
+            if let v = w["isolation"] {
+                let text = try string(v, "workload.isolation")
+                guard let i = Isolation(rawValue: text) else {
+                    throw .invalid(InvalidValue(field: "workload.isolation", value: text, rule: "must be one of: shared, guest-per-run"))
+                }
+                m.pairing.isolation = i
+            }
+            if let v = w["target_ci"] {
+                let text = try string(v, "workload.target_ci")
+                do { m.pairing.targetCI = try Pairing.parseTarget(text, field: "workload.target_ci") } catch { throw .invalid(error) }
+            }
+            for (key, path) in [("min_blocks", \Pairing.minBlocks), ("max_blocks", \Pairing.maxBlocks)] {
+                guard let v = w[key] else { continue }
+                let n = try int(v, "workload.\(key)")
+                guard Pairing.blockRange.contains(n) else {
+                    throw .invalid(InvalidValue(field: "workload.\(key)", value: "\(n)", rule: "must be from \(Pairing.blockRange.lowerBound) to \(Pairing.blockRange.upperBound)"))
+                }
+                m.pairing[keyPath: path] = n
+            }
+            if let v = w["budget"] { m.pairing.budget = try duration(v, "workload.budget", allowZero: false) }
             if let v = w["seed"] {
                 let seed = try int(v, "workload.seed")
                 guard seed >= 0 else {

@@ -33,8 +33,23 @@ extension Matrix {
         }
         do throws(InvalidValue) {
             for cell in cells { try Self.validateCombination(cell) }
+            try validatePairing(cells)
         } catch {
             throw MatrixError(source: source, error)
+        }
+    }
+
+    /// `min_blocks` <= `max_blocks`, and `isolation = "shared"` only for
+    /// cells that can share a guest.
+    private func validatePairing(_ cells: [Cell]) throws(InvalidValue) {
+        if let lo = pairing.minBlocks, let hi = pairing.maxBlocks, lo > hi {
+            throw InvalidValue(field: "workload.min_blocks", value: "\(lo)", rule: "must not exceed workload.max_blocks (\(hi))")
+        }
+        if pairing.isolation == .shared, let cell = cells.first(where: { Isolation.sharingObstacle($0) != nil }),
+           let why = Isolation.sharingObstacle(cell) {
+            throw InvalidValue(
+                field: "workload.isolation", value: "shared",
+                rule: "cell \(cell.id) cannot share a guest: \(why); use \"guest-per-run\" or leave isolation unset so the harness picks per cell")
         }
     }
 

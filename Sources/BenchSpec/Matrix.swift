@@ -18,6 +18,9 @@ public struct Matrix: Hashable, Sendable {
     public var repetitions: Int
     /// Seeds the run order and the guest's offset generator (`workload.seed`).
     public var seed: UInt64
+    /// Shared guest or not, and how many blocks (`workload.isolation`,
+    /// `target_ci`, `min_blocks`, `max_blocks`, `budget`).
+    public var pairing = Pairing()
 
     /// `image.disk_size`: virtual disk sizes.
     public var diskSizes: [ByteSize]
@@ -338,6 +341,7 @@ extension Matrix {
         if workload.driver != .native { lines.append("workload.driver=\(workload.driver.rawValue)") }
         if workload.distribution != .uniform { lines.append("workload.distribution=\(workload.distribution)") }
         if !workload.phases.isEmpty { lines.append("workload.phases=" + workload.phases.map(\.description).joined(separator: ",")) }
+        lines += pairing.canonicalLines
         for axis in Axis.allCases {
             // cache_size came later: left out while unused, so older matrices keep their hashes.
             if axis == .cacheSize && cacheSizes == [.default] { continue }

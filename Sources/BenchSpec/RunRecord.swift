@@ -7,12 +7,12 @@ import Qcow2Geometry
 /// Stability: fields are only added within a `schemaVersion`; removing or
 /// changing the meaning of a field bumps it.
 public struct RunRecord: Hashable, Sendable, Codable {
-    public static let currentSchemaVersion = 1
+    public static let currentSchemaVersion = 2
 
     public var schemaVersion: Int
     public var cellID: String
     public var cell: Cell
-    /// 1-based repetition of this cell.
+    /// 1-based repetition of this cell (the block, for a slot).
     public var repetition: Int
     /// Position of this run in the executed order (0-based).
     public var sequence: Int
@@ -40,6 +40,10 @@ public struct RunRecord: Hashable, Sendable, Codable {
     /// Phase boundaries the guest announced, timed on the host clock (the
     /// one `memory` samples use); nil for single-phase workloads.
     public var phaseMarks: [PhaseMark]?
+    /// Set when the run was one slot of a shared guest (schema 2): which
+    /// guest, block and position, how the warm-up ended, and the host's
+    /// noise over the measured window. `repetition` is then the block.
+    public var slot: SlotInfo?
 
     public init(
         cell: Cell, repetition: Int, sequence: Int, attempt: Int = 1, status: RunStatus, failure: String? = nil,
@@ -159,4 +163,73 @@ public struct PhaseMark: Hashable, Sendable, Codable {
         self.label = label
         self.atMillis = atMillis
     }
+}
+
+/// Where a slot ran inside a shared guest, and what the host saw meanwhile.
+public struct SlotInfo: Hashable, Sendable, Codable {
+    /// Guests of one matrix run, numbered from 1 in start order.
+    public var guest: Int
+    /// The group of cells that shared the guest (`GuestGroup.id`).
+    public var group: Int
+    /// 1-based block, and 0-based position in the block's shuffled order.
+    public var block: Int
+    public var position: Int
+    /// The disk's virtio serial inside the guest.
+    public var disk: String
+    /// Warm-up length, and whether IOPS were steady when it ended (false:
+    /// it hit the cap; such slots are flagged in reports).
+    public var warmupMillis: Int
+    public var settled: Bool
+    /// Host figures over the measured window (nil if not sampled).
+    public var host: HostNoise?
+    /// io_submit calls and the I/Os they carried inside the window.
+    public var submitCalls: UInt64?
+    public var submitted: UInt64?
+
+    public init(
+        guest: Int, group: Int, block: Int, position: Int, disk: String, warmupMillis: Int, settled: Bool,
+        host: HostNoise? = nil, submitCalls: UInt64? = nil, submitted: UInt64? = nil
+    ) {
+        self.guest = guest
+        self.group = group
+        self.block = block
+        self.position = position
+        self.disk = disk
+        self.warmupMillis = warmupMillis
+        self.settled = settled
+        self.host = host
+        self.submitCalls = submitCalls
+        self.submitted = submitted
+    }
+}
+
+/// Host load over a measured window: CPU steal and busy share from
+/// /proc/stat, and the QEMU process's CPU time per thread role.
+public struct HostNoise: Hashable, Sendable, Codable {
+    public var seconds: Double
+    public var stealPercent: Double
+    public var hostBusyPercent: Double
+    public var qemuVcpuMillis: Double
+    public var qemuIothreadMillis: Double
+    public var qemuMainLoopMillis: Double
+    public var qemuOtherMillis: Double
+
+    public init(
+        seconds: Double, stealPercent: Double, hostBusyPercent: Double, qemuVcpuMillis: Double, qemuIothreadMillis: Double,
+        qemuMainLoopMillis: Double, qemuOtherMillis: Double
+    ) {
+        self.seconds = seconds
+        self.stealPercent = stealPercent
+        self.hostBusyPercent = hostBusyPercent
+        self.qemuVcpuMillis = qemuVcpuMillis
+        self.qemuIothreadMillis = qemuIothreadMillis
+        self.qemuMainLoopMillis = qemuMainLoopMillis
+        self.qemuOtherMillis = qemuOtherMillis
+    }
+
+    /// All QEMU threads together.
+    public var qemuMillis: Double { qemuVcpuMillis + qemuIothreadMillis + qemuMainLoopMillis + qemuOtherMillis }
+
+    /// Steal above this share of the window makes a slot suspect.
+    public static let highStealPercent = 5.0
 }

@@ -21,24 +21,43 @@ public struct QemuCommand: ModeledCommand, Hashable {
     public var initrd: String
     /// Extra kernel parameters (the workload spec).
     public var kernelParameters: [String]
-    public var disk: GuestDisk
+    /// The disks, in order: disk `i` has node `disk<i>` and, in a shared
+    /// guest, virtio serial `d<i>`.
+    public var disks: [GuestDisk]
     public var consolePath: String
+    /// A Unix socket for the guest's second serial port (`/dev/ttyS1`): the
+    /// slot protocol of a shared guest. QEMU listens; the host connects.
+    public var controlSocket: String?
     public var memoryMiB: Int = 256
     public var cpus: Int = 1
 
     public init(accel: String, kernel: String, initrd: String, kernelParameters: [String], disk: GuestDisk, consolePath: String) {
+        self.init(accel: accel, kernel: kernel, initrd: initrd, kernelParameters: kernelParameters, disks: [disk], consolePath: consolePath)
+    }
+
+    public init(
+        accel: String, kernel: String, initrd: String, kernelParameters: [String], disks: [GuestDisk], consolePath: String,
+        controlSocket: String? = nil
+    ) {
         self.accel = accel
         self.kernel = kernel
         self.initrd = initrd
         self.kernelParameters = kernelParameters
-        self.disk = disk
+        self.disks = disks
         self.consolePath = consolePath
+        self.controlSocket = controlSocket
     }
 
-    /// Node name of the device's root block node.
-    static let diskNode = "disk0"
+    /// The single disk of a guest-per-run command.
+    public var disk: GuestDisk { disks[0] }
 
-    var blockdevs: [String] {
+    /// Node name of disk `i`'s root block node.
+    static func diskNode(_ i: Int) -> String { "disk\(i)" }
+
+    /// The virtio serial the guest finds disk `i` by.
+    public static func serial(_ i: Int) -> String { "d\(i)" }
+
+    static func blockdevs(_ disk: GuestDisk, index i: Int) -> [String] {
         func fileNode(_ path: String, _ io: HostIO, name: String, readOnly: Bool = false) -> String {
             var o = ["driver=file", "node-name=\(name)", "filename=\(Self.escape(path))", "aio=\(io.aio)", "cache.direct=\(io.direct ? "on" : "off")"]
             if io.noFlush { o.append("cache.no-flush=on") }
@@ -47,19 +66,19 @@ public struct QemuCommand: ModeledCommand, Hashable {
         }
         switch disk {
         case .null(let size):
-            return ["driver=null-co,node-name=\(Self.diskNode),size=\(size.bytes)"]
+            return ["driver=null-co,node-name=\(diskNode(i)),size=\(size.bytes)"]
         case .raw(let path, let io):
-            return [fileNode(path, io, name: "file0"), "driver=raw,node-name=\(Self.diskNode),file=file0"]
+            return [fileNode(path, io, name: "file\(i)"), "driver=raw,node-name=\(diskNode(i)),file=file\(i)"]
         case .qcow2(let path, let io, let cache, let backing):
             let opts = cache.blockdevOptions.map { "\($0.key)=\($0.value)" }
             var nodes: [String] = []
-            var top = ["driver=qcow2", "node-name=\(Self.diskNode)", "file=file0"]
+            var top = ["driver=qcow2", "node-name=\(diskNode(i))", "file=file\(i)"]
             if let backing {
-                nodes.append(fileNode(backing, io, name: "backingfile0", readOnly: true))
-                nodes.append("driver=qcow2,node-name=backing0,file=backingfile0,read-only=on")
-                top.append("backing=backing0")
+                nodes.append(fileNode(backing, io, name: "backingfile\(i)", readOnly: true))
+                nodes.append("driver=qcow2,node-name=backing\(i),file=backingfile\(i),read-only=on")
+                top.append("backing=backing\(i)")
             }
-            nodes.append(fileNode(path, io, name: "file0"))
+            nodes.append(fileNode(path, io, name: "file\(i)"))
             nodes.append((top + opts).joined(separator: ","))
             return nodes
         }
@@ -73,12 +92,27 @@ public struct QemuCommand: ModeledCommand, Hashable {
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
             "-chardev", "file,id=console0,path=\(Self.escape(consolePath))",
             "-serial", "chardev:console0",
+        ]
+        if let controlSocket {
+            // Thread names ("CPU 0/TCG", "IO iothread0") let the host split
+            // QEMU's CPU time by role in each slot.
+            a += ["-name", "qcb,debug-threads=on"]
+            a += ["-chardev", "socket,id=control0,path=\(Self.escape(controlSocket)),server=on,wait=off", "-serial", "chardev:control0"]
+        }
+        a += [
             "-kernel", kernel, "-initrd", initrd,
             "-append", (["console=ttyS0", "quiet", "panic=-1"] + kernelParameters).joined(separator: " "),
             "-object", "iothread,id=iothread0",
         ]
-        for b in blockdevs { a += ["-blockdev", b] }
-        a += ["-device", "virtio-blk-pci,drive=\(Self.diskNode),iothread=iothread0", "-nic", "none"]
+        for (i, d) in disks.enumerated() {
+            for b in Self.blockdevs(d, index: i) { a += ["-blockdev", b] }
+        }
+        for i in disks.indices {
+            var dev = "virtio-blk-pci,drive=\(Self.diskNode(i)),iothread=iothread0"
+            if controlSocket != nil { dev += ",serial=\(Self.serial(i))" }
+            a += ["-device", dev]
+        }
+        a += ["-nic", "none"]
         return a
     }
 

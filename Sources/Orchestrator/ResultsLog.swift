@@ -3,7 +3,9 @@ import Foundation
 
 /// `results.jsonl`: one record per line, appended and flushed to disk
 /// (fsync) as each run ends, so a crash or Ctrl-C loses nothing finished.
-public final class ResultsLog {
+/// Sendable so the actor driving a paired run can own it; appends are
+/// serialized by that single owner.
+public final class ResultsLog: @unchecked Sendable {
     public let path: String
     private let fd: Int32
     private let encoder: JSONEncoder

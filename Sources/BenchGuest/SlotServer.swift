@@ -1,0 +1,264 @@
+import CLibAIO
+import Glibc
+import GuestWire
+import Histogram
+
+/// Shared-guest mode (`qcb.ctl=ttyS1:N` on the kernel command line): the
+/// guest opens every disk once and runs slots on the host's request until
+/// told to quit. Each slot warms up until IOPS are steady (`SteadyState`)
+/// or the cap, then measures a fixed window on one disk.
+struct ControlPort: ~Copyable {
+    let fd: Int32
+    private var pending: [UInt8] = []
+
+    init(device: String) throws(GuestFailure) {
+        let path = "/dev/\(device)"
+        let fd = open(path, O_RDWR | O_NOCTTY)
+        guard fd >= 0 else { throw .syscall("open(\(path))", errno) }
+        var t = termios()
+        if tcgetattr(fd, &t) == 0 {
+            cfmakeraw(&t)
+            _ = tcsetattr(fd, TCSANOW, &t)
+        }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    func send(_ line: String) {
+        var bytes = Array(line.utf8)
+        bytes.append(0x0A)
+        var off = 0
+        while off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                return
+            }
+            off += n
+        }
+    }
+
+    /// The next line from the host, without its newline; nil at end of input.
+    mutating func readLine() -> String? {
+        var buf = [UInt8](repeating: 0, count: 512)
+        while true {
+            if let nl = pending.firstIndex(of: 0x0A) {
+                let line = String(decoding: pending[..<nl].filter { $0 != 0x0D }, as: UTF8.self)
+                pending.removeSubrange(...nl)
+                return line
+            }
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return nil }
+            pending += buf[0..<n]
+        }
+    }
+}
+
+/// The disks this guest sees, by virtio serial: `/sys/block/vdX/serial`.
+func disksBySerial() -> [String: String] {
+    var map: [String: String] = [:]
+    guard let dir = opendir("/sys/block") else { return map }
+    defer { closedir(dir) }
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        guard name.hasPrefix("vd"), let f = fopen("/sys/block/\(name)/serial", "r") else { continue }
+        var buf = [CChar](repeating: 0, count: 64)
+        if fgets(&buf, 64, f) != nil {
+            let serial = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                .split(whereSeparator: { $0 == "\n" || $0 == " " }).first.map(String.init) ?? ""
+            if !serial.isEmpty { map[serial] = name }
+        }
+        fclose(f)
+    }
+    return map
+}
+
+/// The `qcb.ctl=PORT:DISKS` token, if the guest is in shared mode.
+func controlParameter(_ commandLine: String) -> (port: String, disks: Int)? {
+    let prefix = "qcb.ctl="
+    guard let token = commandLine.split(whereSeparator: { $0 == " " || $0 == "\n" }).first(where: { $0.hasPrefix(prefix) }) else {
+        return nil
+    }
+    let parts = token.dropFirst(prefix.count).split(separator: ":")
+    guard parts.count == 2, let n = Int(parts[1]), n > 0 else { return nil }
+    return (String(parts[0]), n)
+}
+
+/// Serves slots until `QUIT` or the host goes away. Errors in one slot are
+/// reported and the loop goes on; only a broken port ends it.
+func serveSlots(spec: WorkloadSpec, port portName: String, expectedDisks: Int) throws(GuestFailure) {
+    var port = try ControlPort(device: portName)
+    // Disks appear as their drivers probe them; wait up to 5 s for all.
+    var disks = disksBySerial()
+    var waited = 0
+    while disks.count < expectedDisks && waited < 250 {
+        usleep(20_000)
+        waited += 1
+        disks = disksBySerial()
+    }
+    let hello = disks.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+    port.send("\(ControlProtocol.hello) uptime_ms=\(uptimeMillis()) \(hello)")
+
+    let bs = Int(spec.blockSize)
+    let depth = Int(spec.iodepth)
+    var raw: UnsafeMutableRawPointer? = nil
+    guard posix_memalign(&raw, 4096, depth * bs) == 0, let buffers = raw else { throw .syscall("posix_memalign", ENOMEM) }
+    defer { free(buffers) }
+    var fill = OffsetGenerator(seed: spec.seed ^ 0xA5A5, spanBytes: .max, blockSize: 1)
+    let words = buffers.bindMemory(to: UInt64.self, capacity: depth * bs / 8)
+    for i in 0..<(depth * bs / 8) { words[i] = fill.next() }
+    var fds: [String: Int32] = [:]
+    defer { for fd in fds.values { close(fd) } }
+
+    while let line = port.readLine() {
+        if line == ControlProtocol.quit { return }
+        if line.isEmpty { continue }
+        let command: SlotCommand
+        do { command = try SlotCommand(line: line) } catch {
+            port.send("\(ControlProtocol.error) -1 \(error.description)")
+            continue
+        }
+        do {
+            guard let device = disks[command.disk] else { throw GuestFailure.spec("no disk with serial \(command.disk)") }
+            let fd: Int32
+            if let open = fds[command.disk] {
+                fd = open
+            } else {
+                fd = Glibc.open("/dev/\(device)", O_RDWR | qcb_o_direct)
+                guard fd >= 0 else { throw GuestFailure.syscall("open(/dev/\(device), O_RDWR|O_DIRECT)", errno) }
+                fds[command.disk] = fd
+            }
+            let result = try runSlot(command, fd: fd, spec: spec, buffers: buffers, port: port)
+            port.send("\(ControlProtocol.result) \(try JSONLine.encode(result))")
+        } catch let failure as GuestFailure {
+            port.send("\(ControlProtocol.error) \(command.id) \(failure.description)")
+        } catch {
+            port.send("\(ControlProtocol.error) \(command.id) \(error)")
+        }
+    }
+}
+
+/// One slot on one open disk: warm up until steady or the cap, measure, drain.
+func runSlot(_ command: SlotCommand, fd: Int32, spec: WorkloadSpec, buffers: UnsafeMutableRawPointer, port: borrowing ControlPort) throws(GuestFailure) -> SlotResult {
+    let bs = UInt64(spec.blockSize)
+    let depth = Int(spec.iodepth)
+    let deviceBytes = UInt64(max(0, lseek(fd, 0, SEEK_END)))
+    guard deviceBytes >= bs else { throw .spec("disk \(command.disk) has \(deviceBytes) bytes, less than one block of \(bs)") }
+    let span = command.spanBytes == 0 ? deviceBytes : min(command.spanBytes, deviceBytes)
+    let ctx = try AIOContext(depth: Int32(depth))
+
+    let iocbs = UnsafeMutablePointer<iocb>.allocate(capacity: depth)
+    defer { iocbs.deallocate() }
+    let pending = UnsafeMutablePointer<UnsafeMutablePointer<iocb>?>.allocate(capacity: depth)
+    defer { pending.deallocate() }
+    let events = UnsafeMutablePointer<io_event>.allocate(capacity: depth)
+    defer { events.deallocate() }
+    let submittedAt = UnsafeMutablePointer<UInt64>.allocate(capacity: depth)
+    defer { submittedAt.deallocate() }
+
+    var offsets = OffsetGenerator(seed: command.seed, spanBytes: span, blockSize: bs, distribution: spec.distribution)
+    var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: .three)
+    var seconds = [UInt64](repeating: 0, count: max(1, Int((UInt64(command.measureMillis) + 999) / 1000)))
+    var ops: UInt64 = 0
+    var ioErrors: UInt64 = 0
+    var firstError: String? = nil
+    var submitCalls: UInt64 = 0
+    var submitted: UInt64 = 0
+
+    let start = monotonicNanos()
+    let bucketNanos = SteadyState.bucketMillis * 1_000_000
+    let capNanos = UInt64(command.warmupCapMillis) * 1_000_000
+    var buckets: [UInt64] = [0]
+    buckets.reserveCapacity(Int(capNanos / bucketNanos) + 2)
+    var warming = true
+    var settled = false
+    var measureStart: UInt64 = .max
+    var measureEnd: UInt64 = .max
+    var warmupNanos: UInt64 = 0
+
+    for slot in 0..<depth {
+        qcb_prep_pwrite(iocbs + slot, fd, buffers + slot * Int(bs), Int(bs), Int64(bitPattern: offsets.next()), nil)
+        submittedAt[slot] = start
+        pending[slot] = iocbs + slot
+    }
+    try ctx.submit(pending, count: depth)
+
+    var inFlight = depth
+    var submitting = true
+    while inFlight > 0 {
+        let n = try ctx.poll(max: depth, into: events, inFlight: inFlight)
+        var now = monotonicNanos()
+        if warming {
+            let bucket = Int((now - start) / bucketNanos)
+            // Buckets are judged when they close: the newest one is still filling.
+            if bucket >= buckets.count {
+                while buckets.count <= bucket { buckets.append(0) }
+                let closed = Array(buckets.dropLast())
+                settled = SteadyState.isSteady(closed, elapsedMillis: (now - start) / 1_000_000)
+                if settled || now - start >= capNanos {
+                    warming = false
+                    port.send(ControlProtocol.measure)
+                    now = monotonicNanos()
+                    warmupNanos = now - start
+                    measureStart = now
+                    measureEnd = now + UInt64(command.measureMillis) * 1_000_000
+                }
+            }
+        }
+        if submitting, now >= measureEnd {
+            submitting = false
+            port.send(ControlProtocol.end)
+        }
+        let measuring = now >= measureStart && now < measureEnd
+        var resubmit = 0
+        for i in 0..<n {
+            let ev = events[i]
+            guard let obj = ev.obj else { continue }
+            let slot = obj - iocbs
+            let res = Int(bitPattern: ev.res)
+            if res != Int(bs) {
+                ioErrors += 1
+                if firstError == nil {
+                    firstError = res < 0
+                        ? "pwrite at \(obj.pointee.u.c.offset): \(String(cString: strerror(Int32(-res))))"
+                        : "short write at \(obj.pointee.u.c.offset): \(res) of \(bs) bytes"
+                }
+            } else if warming {
+                buckets[buckets.count - 1] += 1
+            } else if measuring {
+                ops += 1
+                seconds[min(seconds.count - 1, Int((now - measureStart) / 1_000_000_000))] += 1
+                histogram.record(now - submittedAt[slot])
+            }
+            if submitting {
+                qcb_prep_pwrite(obj, fd, buffers + slot * Int(bs), Int(bs), Int64(bitPattern: offsets.next()), nil)
+                submittedAt[slot] = now
+                pending[resubmit] = obj
+                resubmit += 1
+            } else {
+                inFlight -= 1
+            }
+        }
+        if resubmit > 0 {
+            try ctx.submit(pending, count: resubmit)
+            if measuring {
+                submitCalls += 1
+                submitted += UInt64(resubmit)
+            }
+        }
+    }
+
+    let window = Double(command.measureMillis) / 1000
+    let us = { (ns: UInt64) in Double(ns) / 1000 }
+    return SlotResult(
+        id: command.id, disk: command.disk, ops: ops, seconds: window, iops: Double(ops) / window,
+        latency: .init(
+            meanUs: histogram.mean / 1000, p50Us: us(histogram.valueAtPercentile(50)),
+            p99Us: us(histogram.valueAtPercentile(99)), p999Us: us(histogram.valueAtPercentile(99.9)), maxUs: us(histogram.max)),
+        perSecondOps: seconds, warmupMillis: warmupNanos / 1_000_000, settled: settled, ioErrors: ioErrors,
+        firstError: firstError, submitCalls: submitCalls, submitted: submitted)
+}

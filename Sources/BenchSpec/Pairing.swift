@@ -1,0 +1,95 @@
+import Qcow2Geometry
+
+/// How cells are run: together in one guest (paired slots in randomized
+/// complete blocks) or each run in a guest of its own.
+public enum Isolation: String, Hashable, Sendable, Codable, CaseIterable {
+    /// Cells of a group share one guest, one disk each.
+    case shared
+    /// One guest per run (what every cell did before shared guests).
+    case guestPerRun = "guest-per-run"
+}
+
+/// The `[workload]` keys that shape a paired (shared-guest) run: which
+/// isolation, and how many blocks. Without `target_ci` the run has exactly
+/// `repeat` blocks; with it, blocks are added from `min_blocks` until every
+/// cell's ratio CI half-width is at most the target, `max_blocks` are run,
+/// or the `budget` of wall time is spent.
+public struct Pairing: Hashable, Sendable {
+    /// nil: the harness picks per cell (`Isolation.auto(for:)`).
+    public var isolation: Isolation?
+    /// Half-width of the 95% CI of each ratio, as a fraction (0.03 = 3%).
+    public var targetCI: Double?
+    public var minBlocks: Int?
+    public var maxBlocks: Int?
+    /// Wall-time budget of the whole matrix run.
+    public var budget: TimeSpan?
+
+    public init(isolation: Isolation? = nil, targetCI: Double? = nil, minBlocks: Int? = nil, maxBlocks: Int? = nil, budget: TimeSpan? = nil) {
+        self.isolation = isolation
+        self.targetCI = targetCI
+        self.minBlocks = minBlocks
+        self.maxBlocks = maxBlocks
+        self.budget = budget
+    }
+
+    public static let blockRange = 2...1000
+    public static let defaultMinBlocks = 5
+    public static let defaultMaxBlocks = 200
+
+    /// Canonical `key=value` lines for the matrix hash; empty when unset, so
+    /// older matrices keep their hashes.
+    var canonicalLines: [String] {
+        var out: [String] = []
+        if let isolation { out.append("workload.isolation=\(isolation.rawValue)") }
+        if let targetCI { out.append("workload.target_ci=\(Self.percentText(targetCI))") }
+        if let minBlocks { out.append("workload.min_blocks=\(minBlocks)") }
+        if let maxBlocks { out.append("workload.max_blocks=\(maxBlocks)") }
+        if let budget { out.append("workload.budget=\(budget)") }
+        return out
+    }
+
+    /// `3%`, `2.5%`.
+    public static func percentText(_ fraction: Double) -> String {
+        let p = fraction * 100
+        return p == p.rounded() ? "\(Int(p))%" : "\(p)%"
+    }
+
+    /// Parses `3%` (or `0.03`) into a fraction in (0, 0.5].
+    public static func parseTarget(_ text: String, field: String) throws(InvalidValue) -> Double {
+        let t = text.trimmingCharacters(in: " ")
+        let value: Double?
+        if t.hasSuffix("%") { value = Double(t.dropLast()).map { $0 / 100 } } else { value = Double(t) }
+        guard let v = value, v.isFinite, v > 0, v <= 0.5 else {
+            throw InvalidValue(field: field, value: text, rule: "must be a percentage above 0% and at most 50%, e.g. \"3%\"")
+        }
+        return v
+    }
+}
+
+extension Isolation {
+    /// Why `cell` cannot share a guest, or nil when it can. A cell keeps a
+    /// guest of its own when its measurement needs the whole process or an
+    /// untouched image:
+    /// - idle phases (the clean interval acts on the whole process's idle time);
+    /// - image states that change when written (each slot would inherit the
+    ///   previous slot's allocations);
+    /// - the fio driver (the slot protocol is the native driver's).
+    /// A clean interval set on a shared cell releases entries between its
+    /// slots, while other cells run: that is refused too.
+    public static func sharingObstacle(_ cell: Cell) -> String? {
+        if !cell.workload.phases.isEmpty { return "idle phases need the whole guest" }
+        if cell.workload.driver != .native { return "the \(cell.workload.driver.rawValue) driver runs one job per guest" }
+        if cell.kind == .qcow2 {
+            if let state = cell.state, state != .preallocated { return "a \(state.rawValue) image changes when written" }
+            if !cell.cache.cacheCleanInterval.isDefault { return "cache_clean_interval acts between slots" }
+        }
+        return nil
+    }
+
+    /// The isolation a cell gets: the matrix's choice where possible, else
+    /// shared unless the cell cannot share.
+    public static func resolved(for cell: Cell, requested: Isolation?) -> Isolation {
+        if requested == .guestPerRun { return .guestPerRun }
+        return sharingObstacle(cell) == nil ? .shared : .guestPerRun
+    }
+}

@@ -1,0 +1,153 @@
+/// The shared-guest protocol: one guest holds every disk of a group of cells
+/// and runs measurement slots on request, so cells are compared inside one
+/// guest, block by block, instead of across boots.
+///
+/// The host writes one `SlotCommand` line to the guest's second serial port
+/// (`/dev/ttyS1`, a Unix socket on the host); the guest answers on the same
+/// port with `ControlProtocol` lines: `MEASURE` when the measured window
+/// opens, `END` when it closes (before in-flight writes drain), then the
+/// `SlotResult` JSON. The host samples QEMU's CPU time and the host's steal
+/// at `MEASURE` and `END`, so host figures cover the same window.
+public enum ControlProtocol {
+    /// The guest's control port, named on the kernel command line (`ctl=`).
+    public static let guestPort = "ttyS1"
+    /// Guest -> host: ready for commands; followed by the disks it found
+    /// (`serial=device` pairs).
+    public static let hello = "QCB-HELLO"
+    public static let measure = "QCB-MEASURE"
+    public static let end = "QCB-END"
+    public static let result = "QCB-SLOT"
+    public static let error = "QCB-SLOT-ERROR"
+    /// Host -> guest: leave the command loop and power off.
+    public static let quit = "QUIT"
+}
+
+/// One slot: warm up on one disk until IOPS are steady (or the cap), then
+/// measure a fixed window. Travels as one text line, so the guest needs no
+/// JSON decoder: `SLOT id=7 disk=d3 seed=12 span=17179869184 warm=2000 run=3000`.
+public struct SlotCommand: Hashable, Sendable, Codable {
+    /// Host-assigned slot number, echoed in the result.
+    public var id: Int
+    /// The virtio-blk serial of the disk under test (`d0`, `d1`, …).
+    public var disk: String
+    public var seed: UInt64
+    /// Bytes from the start of the disk that offsets cover.
+    public var spanBytes: UInt64
+    /// Upper bound of the warm-up; the guest stops earlier once steady.
+    public var warmupCapMillis: UInt32
+    /// The measured window.
+    public var measureMillis: UInt32
+
+    public init(id: Int, disk: String, seed: UInt64, spanBytes: UInt64, warmupCapMillis: UInt32, measureMillis: UInt32) {
+        self.id = id
+        self.disk = disk
+        self.seed = seed
+        self.spanBytes = spanBytes
+        self.warmupCapMillis = warmupCapMillis
+        self.measureMillis = measureMillis
+    }
+
+    public var line: String {
+        "SLOT id=\(id) disk=\(disk) seed=\(seed) span=\(spanBytes) warm=\(warmupCapMillis) run=\(measureMillis)"
+    }
+
+    public init(line: String) throws(WireError) {
+        let words = line.split(separator: " ")
+        guard words.first == "SLOT" else { throw .badSpec("not a slot command: \(line.prefix(60))") }
+        var v: [Substring: Substring] = [:]
+        for w in words.dropFirst() {
+            let kv = w.split(separator: "=", maxSplits: 1)
+            guard kv.count == 2 else { throw .badSpec("slot field without value: \(w)") }
+            v[kv[0]] = kv[1]
+        }
+        func number<T: FixedWidthInteger>(_ k: Substring) throws(WireError) -> T {
+            guard let s = v[k], let n = T(s) else { throw .badSpec("slot command: missing or bad \(k)") }
+            return n
+        }
+        id = try number("id")
+        guard let d = v["disk"], !d.isEmpty, d.allSatisfy({ $0.isLetter || $0.isNumber }) else {
+            throw .badSpec("slot command: missing or bad disk")
+        }
+        disk = String(d)
+        seed = try number("seed")
+        spanBytes = try number("span")
+        warmupCapMillis = try number("warm")
+        measureMillis = try number("run")
+        guard measureMillis > 0 else { throw .badSpec("slot command: run must be > 0") }
+    }
+}
+
+/// What the guest measured in one slot.
+public struct SlotResult: Hashable, Sendable, Codable {
+    public var id: Int
+    public var disk: String
+    /// I/Os completed in the measured window.
+    public var ops: UInt64
+    /// The measured window, seconds (guest monotonic clock).
+    public var seconds: Double
+    public var iops: Double
+    public var latency: GuestResult.Latency
+    /// I/Os completed in each whole second of the window.
+    public var perSecondOps: [UInt64]
+    /// How long the warm-up ran, and whether it ended because IOPS were
+    /// steady (false: it hit the cap, and the slot is flagged).
+    public var warmupMillis: UInt64
+    public var settled: Bool
+    public var ioErrors: UInt64
+    public var firstError: String?
+    /// io_submit calls and the I/Os they carried in the window: the batch
+    /// size says how many virtqueue kicks each write costs.
+    public var submitCalls: UInt64
+    public var submitted: UInt64
+
+    public init(
+        id: Int, disk: String, ops: UInt64, seconds: Double, iops: Double, latency: GuestResult.Latency,
+        perSecondOps: [UInt64], warmupMillis: UInt64, settled: Bool, ioErrors: UInt64, firstError: String?,
+        submitCalls: UInt64, submitted: UInt64
+    ) {
+        self.id = id
+        self.disk = disk
+        self.ops = ops
+        self.seconds = seconds
+        self.iops = iops
+        self.latency = latency
+        self.perSecondOps = perSecondOps
+        self.warmupMillis = warmupMillis
+        self.settled = settled
+        self.ioErrors = ioErrors
+        self.firstError = firstError
+        self.submitCalls = submitCalls
+        self.submitted = submitted
+    }
+}
+
+/// When a warm-up counts as steady: fio's `steadystate=iops_slope` idea on
+/// short buckets. IOPS are counted per `bucketMillis`; once at least
+/// `minimumMillis` have passed, the least-squares line through the last
+/// `windowBuckets` buckets must change by less than `maxDrift` of their
+/// mean across the window. Pure, so host tests pin the rule the guest runs.
+public enum SteadyState {
+    public static let bucketMillis: UInt64 = 50
+    public static let windowBuckets = 6
+    public static let minimumMillis: UInt64 = 300
+    public static let maxDrift = 0.10
+
+    /// Whether `buckets` (ops per bucket, oldest first) end in a steady window.
+    public static func isSteady(_ buckets: [UInt64], elapsedMillis: UInt64) -> Bool {
+        guard elapsedMillis >= minimumMillis, buckets.count >= windowBuckets else { return false }
+        let ys = buckets.suffix(windowBuckets).map(Double.init)
+        let n = Double(ys.count)
+        let mean = ys.reduce(0, +) / n
+        guard mean > 0 else { return false }
+        let xMean = (n - 1) / 2
+        var sxy = 0.0
+        var sxx = 0.0
+        for (i, y) in ys.enumerated() {
+            let dx = Double(i) - xMean
+            sxy += dx * (y - mean)
+            sxx += dx * dx
+        }
+        let slope = sxy / sxx
+        return abs(slope * (n - 1)) / mean < maxDrift
+    }
+}

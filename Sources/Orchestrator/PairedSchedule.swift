@@ -1,0 +1,109 @@
+import BenchSpec
+import GuestWire
+
+/// Cells that share one guest: same workload and host I/O settings, one disk
+/// each, with the null-co control of their disk size. Disk `i` is `cells[i]`.
+public struct GuestGroup: Hashable, Sendable {
+    /// 1-based, in matrix order.
+    public var id: Int
+    public var cells: [Cell]
+
+    public init(id: Int, cells: [Cell]) {
+        self.id = id
+        self.cells = cells
+    }
+
+    /// Splits `cells` (matrix order) into shared-guest groups and the cells
+    /// that keep a guest per run. A null cell joins every group whose cells
+    /// have its disk size and workload; a group that would hold only null
+    /// cells still runs (the ceiling alone).
+    public static func plan(_ cells: [Cell], requested: Isolation?) -> (groups: [GuestGroup], perRun: [Cell]) {
+        var perRun: [Cell] = []
+        var keys: [String] = []
+        var members: [String: [Cell]] = [:]
+        var nulls: [Cell] = []
+        for cell in cells {
+            guard Isolation.resolved(for: cell, requested: requested) == .shared else {
+                perRun.append(cell)
+                continue
+            }
+            if cell.kind == .null {
+                nulls.append(cell)
+                continue
+            }
+            let key = groupKey(cell)
+            if members[key] == nil { keys.append(key) }
+            members[key, default: []].append(cell)
+        }
+        var groups: [GuestGroup] = []
+        var placedNulls = Set<String>()
+        for key in keys {
+            var group = members[key] ?? []
+            let sizes = Set(group.map(\.geometry.diskSize))
+            for n in nulls where sizes.contains(n.geometry.diskSize) && n.workload == group[0].workload {
+                group.append(n)
+                placedNulls.insert(n.id)
+            }
+            groups.append(GuestGroup(id: groups.count + 1, cells: group))
+        }
+        let lonely = nulls.filter { !placedNulls.contains($0.id) }
+        if !lonely.isEmpty { groups.append(GuestGroup(id: groups.count + 1, cells: lonely)) }
+        return (groups, perRun)
+    }
+
+    static func groupKey(_ cell: Cell) -> String {
+        var w = cell.workload
+        w.runtime = .seconds(0)
+        w.ramp = .seconds(0)
+        return "\(w)|\(cell.hostIO.cache)|\(cell.hostIO.aio)"
+    }
+
+    /// The order of disk indices in `block` (1-based): a Fisher–Yates shuffle
+    /// driven by SplitMix64 from the matrix seed, group and block, written
+    /// out here so the order a seed gives never depends on the toolchain.
+    public func order(block: Int, seed: UInt64) -> [Int] {
+        var rng = SplitMix64(seed: seed ^ (UInt64(id) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(block) &* 0xD1B5_4A32_D192_ED03))
+        var order = Array(cells.indices)
+        var i = order.count - 1
+        while i > 0 {
+            let j = Int(rng.next() % UInt64(i + 1))
+            order.swapAt(i, j)
+            i -= 1
+        }
+        return order
+    }
+
+    /// The guest's offset seed for one slot: distinct per cell and block, so
+    /// blocks do not replay one offset sequence, and reproducible.
+    public func slotSeed(disk: Int, block: Int, seed: UInt64) -> UInt64 {
+        var rng = SplitMix64(seed: seed &+ UInt64(id) << 40 &+ UInt64(block) << 16 &+ UInt64(disk))
+        return rng.next()
+    }
+}
+
+/// When a paired run stops adding blocks.
+public struct BlockBudget: Sendable {
+    public var minBlocks: Int
+    public var maxBlocks: Int
+    /// Half-width target of every ratio CI (fraction); nil: exactly `minBlocks`.
+    public var targetCI: Double?
+    /// Wall seconds this group may use.
+    public var seconds: Double?
+
+    public init(minBlocks: Int, maxBlocks: Int, targetCI: Double?, seconds: Double?) {
+        self.minBlocks = minBlocks
+        self.maxBlocks = maxBlocks
+        self.targetCI = targetCI
+        self.seconds = seconds
+    }
+
+    /// From the matrix: `repeat` blocks, or adaptive between min and max.
+    public static func from(_ matrix: Matrix) -> BlockBudget {
+        let p = matrix.pairing
+        if p.targetCI == nil {
+            return BlockBudget(minBlocks: max(2, matrix.repetitions), maxBlocks: max(2, matrix.repetitions), targetCI: nil, seconds: p.budget?.seconds)
+        }
+        let lo = p.minBlocks ?? Pairing.defaultMinBlocks
+        return BlockBudget(minBlocks: lo, maxBlocks: max(lo, p.maxBlocks ?? Pairing.defaultMaxBlocks), targetCI: p.targetCI, seconds: p.budget?.seconds)
+    }
+}

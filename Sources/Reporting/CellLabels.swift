@@ -1,0 +1,55 @@
+import BenchSpec
+import Qcow2Geometry
+
+/// Short names for cells: only what varies within the matrix ("L2 128K",
+/// "snapshot · refcount 4M", "null-co"). Full cell IDs stay in CSV and JSON;
+/// tables, plots and the progress line use these.
+public struct CellLabels: Sendable {
+    private var labels: [String: String] = [:]
+
+    public init(cells: [Cell]) {
+        let qcow2 = cells.filter { $0.kind == .qcow2 }
+        let dims = Self.dimensions.filter { d in Set(qcow2.map { d.value($0) }).count > 1 }
+        let sizes = Set(cells.map(\.geometry.diskSize)).count > 1
+        let workloads = Set(cells.map { "\($0.workload)" }).count > 1
+        for cell in cells {
+            var parts: [String]
+            switch cell.kind {
+            case .null: parts = ["null-co"]
+            case .raw: parts = ["raw"]
+            case .qcow2: parts = dims.map { $0.label(cell) }
+            }
+            if cell.kind != .qcow2 && sizes { parts.append("\(cell.geometry.diskSize)") }
+            if cell.kind != .qcow2 && workloads { parts.append("bs \(cell.workload.blockSize) qd \(cell.workload.iodepth)") }
+            if parts.isEmpty { parts = ["qcow2"] }
+            labels[cell.id] = parts.joined(separator: " · ")
+        }
+        // Two cells may still read alike (a setting outside the dimensions):
+        // fall back to the ID for those.
+        var seen: [String: Int] = [:]
+        for l in labels.values { seen[l, default: 0] += 1 }
+        for (id, l) in labels where (seen[l] ?? 0) > 1 { labels[id] = id }
+    }
+
+    /// The short label of `cellID`, or the ID itself for an unknown cell.
+    public func label(_ cellID: String) -> String { labels[cellID] ?? cellID }
+
+    struct Dimension: Sendable {
+        var value: @Sendable (Cell) -> String
+        var label: @Sendable (Cell) -> String
+    }
+
+    static let dimensions: [Dimension] = [
+        Dimension(value: { $0.state?.rawValue ?? "" }, label: { $0.state?.rawValue ?? "" }),
+        Dimension(value: { "\($0.geometry.diskSize)" }, label: { "\($0.geometry.diskSize)" }),
+        Dimension(value: { "\($0.geometry.clusterSize)" }, label: { "cluster \($0.geometry.clusterSize)" }),
+        Dimension(value: { "\($0.geometry.refcountBits)" }, label: { "refcount_bits \($0.geometry.refcountBits)" }),
+        Dimension(value: { "\($0.cache.cacheSize)" }, label: { "cache-size \($0.cache.cacheSize)" }),
+        Dimension(value: { "\($0.cache.l2CacheSize)" }, label: { "L2 \($0.cache.l2CacheSize)" }),
+        Dimension(value: { "\($0.cache.l2CacheEntrySize)" }, label: { "entry \($0.cache.l2CacheEntrySize)" }),
+        Dimension(value: { "\($0.cache.refcountCacheSize)" }, label: { "refcount \($0.cache.refcountCacheSize)" }),
+        Dimension(value: { "\($0.cache.cacheCleanInterval)" }, label: { "clean \($0.cache.cacheCleanInterval)" }),
+        Dimension(value: { "\($0.hostIO.cache)/\($0.hostIO.aio)" }, label: { "cache=\($0.hostIO.cache) aio=\($0.hostIO.aio)" }),
+        Dimension(value: { "\($0.workload)" }, label: { "bs \($0.workload.blockSize) qd \($0.workload.iodepth) \($0.workload.driver.rawValue)" }),
+    ]
+}

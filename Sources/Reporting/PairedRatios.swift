@@ -1,0 +1,132 @@
+import BenchSpec
+import Foundation
+import Qcow2Geometry
+
+/// A ratio of two cells measured in the same blocks of one shared guest:
+/// per block, the cell's figure over the reference's, summarized as the
+/// geometric mean with a 95% CI.
+///
+/// The CI is a t interval on the log ratios, not a bootstrap: blocks are the
+/// independent units and there are typically 5–40 of them, where a bootstrap
+/// percentile interval is too narrow and needs a seed to be reproducible;
+/// log ratios are close to normal (the noise is multiplicative) and the
+/// interval maps back to a ratio that is never negative. Reports are then
+/// byte-for-byte rebuildable with no resampling at all.
+public struct PairedRatio: Hashable, Sendable {
+    public var referenceCellID: String
+    public var ratio: Double
+    public var low: Double
+    public var high: Double
+    /// Blocks in which both cells have a successful slot.
+    public var blocks: Int
+    /// Coefficient of variation of the per-block ratios.
+    public var cv: Double
+
+    /// The CI's larger distance from the ratio, as a fraction of it.
+    public var halfWidth: Double { max(high / ratio - 1, 1 - low / ratio) }
+
+    /// True when the CI excludes 1 (a difference is detected).
+    public var differs: Bool { low > 1 || high < 1 }
+
+    /// Per-block ratios `a[b] / ref[b]` over the blocks both have.
+    public static func make(_ a: [Int: Double], over ref: [Int: Double], referenceCellID: String) -> PairedRatio? {
+        let blocks = a.keys.filter { ref[$0] != nil }.sorted()
+        let logs = blocks.compactMap { b -> Double? in
+            guard let x = a[b], let y = ref[b], x > 0, y > 0, x.isFinite, y.isFinite else { return nil }
+            return log(x / y)
+        }
+        guard logs.count >= 2, let s = SampleStats(logs) else { return nil }
+        let half = tQuantile975(df: logs.count - 1) * s.stdev / Double(logs.count).squareRoot()
+        let ratios = logs.map { exp($0) }
+        let cv = SampleStats(ratios).map { $0.mean > 0 ? $0.stdev / $0.mean : 0 } ?? 0
+        return PairedRatio(
+            referenceCellID: referenceCellID, ratio: exp(s.mean), low: exp(s.mean - half), high: exp(s.mean + half),
+            blocks: logs.count, cv: cv)
+    }
+}
+
+/// Paired ratios of every cell that ran in a shared guest.
+public struct PairedAnalysis: Hashable, Sendable {
+    /// Per cell: against its series reference (the largest effective L2
+    /// cache in the series, the first in matrix order on a tie), and against
+    /// the null-co control of its guest.
+    public var vsReference: [String: PairedRatio] = [:]
+    public var vsNull: [String: PairedRatio] = [:]
+    /// The same pairing on QEMU's CPU time per write (all threads, over the
+    /// measured window), reference over cell so that, like IOPS, above 1
+    /// means the cell is cheaper: the candidate for a steadier quantity.
+    public var cpuVsReference: [String: PairedRatio] = [:]
+    /// Slots whose warm-up hit its cap, and slots with high host steal.
+    public var unsettledSlots = 0
+    public var highStealSlots = 0
+    public var slots = 0
+
+    public init(records: [RunRecord]) {
+        let slotRecords = records.filter { $0.slot != nil }
+        guard !slotRecords.isEmpty else { return }
+        slots = slotRecords.count
+        unsettledSlots = slotRecords.filter { $0.status == .ok && $0.slot?.settled == false }.count
+        highStealSlots = slotRecords.filter { ($0.slot?.host?.stealPercent ?? 0) > HostNoise.highStealPercent }.count
+
+        var cells: [String: Cell] = [:]
+        var diskOrder: [String: Int] = [:]
+        var groupOf: [String: Int] = [:]
+        var iops: [String: [Int: Double]] = [:]
+        var cpu: [String: [Int: Double]] = [:]
+        for r in slotRecords where r.succeeded {
+            guard let slot = r.slot, let result = r.result else { continue }
+            cells[r.cellID] = r.cell
+            diskOrder[r.cellID] = Int(slot.disk.dropFirst()) ?? 0
+            groupOf[r.cellID] = slot.group
+            iops[r.cellID, default: [:]][r.repetition] = result.iops
+            if let host = slot.host, result.ops > 0, host.qemuMillis > 0 {
+                cpu[r.cellID, default: [:]][r.repetition] = Double(result.ops) / host.qemuMillis
+            }
+        }
+        for (id, cell) in cells where cell.kind != .null {
+            let group = groupOf[id]
+            let peers = cells.filter { groupOf[$0.key] == group }
+            if let null = peers.first(where: { $0.value.kind == .null && $0.value.geometry.diskSize == cell.geometry.diskSize }),
+               let a = iops[id], let n = iops[null.key] {
+                vsNull[id] = PairedRatio.make(a, over: n, referenceCellID: null.key)
+            }
+            guard let ref = Self.seriesReference(of: cell, among: peers, order: diskOrder), ref != id else { continue }
+            if let a = iops[id], let b = iops[ref] { vsReference[id] = PairedRatio.make(a, over: b, referenceCellID: ref) }
+            if let a = cpu[id], let b = cpu[ref] { cpuVsReference[id] = PairedRatio.make(a, over: b, referenceCellID: ref) }
+        }
+    }
+
+    /// The cell with the largest effective L2 cache in `cell`'s series
+    /// (first in matrix order on a tie); raw cells have no series.
+    static func seriesReference(of cell: Cell, among peers: [String: Cell], order: [String: Int]) -> String? {
+        guard let series = SeriesKey(cell) else { return nil }
+        let members = peers.filter { SeriesKey($0.value) == series }
+        return members.max { a, b in
+            let la = a.value.effectiveCache?.l2CacheBytes.bytes ?? 0
+            let lb = b.value.effectiveCache?.l2CacheBytes.bytes ?? 0
+            if la != lb { return la < lb }
+            return (order[a.key] ?? 0) > (order[b.key] ?? 0)
+        }?.key
+    }
+
+    /// The widest half-width among the ratios a run is steered by: each
+    /// cell against its series reference, or against null-co when its
+    /// series has no other cell. nil when some compared cell has no ratio yet.
+    public var widestHalfWidth: Double? {
+        let referenced = Set(vsReference.values.map(\.referenceCellID))
+        var widest: Double?
+        for id in Set(vsNull.keys).union(vsReference.keys) {
+            let ratio: PairedRatio?
+            if let r = vsReference[id] {
+                ratio = r
+            } else if referenced.contains(id) {
+                continue  // a reference: the others' ratios measure it
+            } else {
+                ratio = vsNull[id]
+            }
+            guard let r = ratio else { return nil }
+            widest = max(widest ?? 0, r.halfWidth)
+        }
+        return widest
+    }
+}
