@@ -23,6 +23,13 @@ struct MatrixCommand: AsyncParsableCommand {
     @Option(help: "Override [workload] ramp.") var ramp: String?
     @Option(name: .customLong("repeat"), help: "Override [workload] repeat.") var repetitions: Int?
     @Option(help: "Override the matrix seed (run order and guest offsets).") var seed: UInt64?
+    @Option(help: ArgumentHelp("Override [workload] target_ci: add blocks until every paired ratio's 95% CI is within this (e.g. 3%).", valueName: "pct"))
+    var targetCi: String?
+    @Option(help: "Override [workload] max_blocks.") var maxBlocks: Int?
+    @Option(help: ArgumentHelp("Override [workload] budget: wall time the paired blocks may use (e.g. 10m).", valueName: "time"))
+    var budget: String?
+    @Option(help: ArgumentHelp("Override [workload] isolation: shared or guest-per-run.", valueName: "mode"))
+    var isolation: String?
     @Option(help: ArgumentHelp("Output directory (default results/<UTC timestamp>).", valueName: "dir")) var output: String?
     @Flag(help: "Print the expanded cells and an estimated wall time; start nothing.") var dryRun = false
     @Option(help: ArgumentHelp("Continue an interrupted matrix in DIR (same matrix file and overrides); recorded runs are skipped.", valueName: "dir"))
@@ -45,6 +52,26 @@ struct MatrixCommand: AsyncParsableCommand {
         }
         m.override(runtime: rt, ramp: rp, repetitions: repetitions)
         if let seed { m.seed = seed }
+        if let targetCi {
+            m.pairing.targetCI = try parsed { () throws(InvalidValue) in try Pairing.parseTarget(targetCi, field: "--target-ci") }
+        }
+        if let maxBlocks {
+            guard Pairing.blockRange.contains(maxBlocks) else {
+                throw ValidationError(InvalidValue(field: "--max-blocks", value: "\(maxBlocks)", rule: "must be from \(Pairing.blockRange.lowerBound) to \(Pairing.blockRange.upperBound)").description)
+            }
+            m.pairing.maxBlocks = maxBlocks
+            if let lo = m.pairing.minBlocks, lo > maxBlocks { m.pairing.minBlocks = maxBlocks }
+        }
+        if let budget {
+            m.pairing.budget = try parsed { () throws(InvalidValue) in try TimeSpan(parsing: budget, field: "--budget") }
+        }
+        if let isolation {
+            guard let i = Isolation(rawValue: isolation) else {
+                throw ValidationError(InvalidValue(field: "--isolation", value: isolation, rule: "must be one of: shared, guest-per-run").description)
+            }
+            m.pairing.isolation = i
+        }
+        do { try m.validate() } catch { throw ValidationError(error.description) }
         return m
     }
 
@@ -203,6 +230,10 @@ struct MatrixCommand: AsyncParsableCommand {
         if let ramp { args += ["--ramp", ramp] }
         if let repetitions { args += ["--repeat", "\(repetitions)"] }
         if let seed { args += ["--seed", "\(seed)"] }
+        if let targetCi { args += ["--target-ci", targetCi] }
+        if let maxBlocks { args += ["--max-blocks", "\(maxBlocks)"] }
+        if let budget { args += ["--budget", budget] }
+        if let isolation { args += ["--isolation", isolation] }
         if let s = shard.text { args += ["--shard", s] }
         args += ["--resume", dir]
         return args.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
@@ -249,6 +280,9 @@ enum DryRun {
     /// image preparation, teardown, image removal): 7.8 s measured over the
     /// 18 runs of results/reference.
     static let overheadSeconds = 7.5
+    /// Per-slot cost besides the measured window in a shared guest: the
+    /// steady-state warm-up (0.3 s at least) and the control round trip.
+    static let slotOverheadSeconds = 0.45
 
     static func text(matrix: Matrix, cells: [Cell], runs: Int) -> String {
         var lines = ["matrix \(matrix.name) (\(matrix.source), hash \(matrix.hash)): \(cells.count) cells x \(matrix.repetitions) repeats = \(runs) runs, seed \(matrix.seed)"]
@@ -272,10 +306,31 @@ enum DryRun {
         for r in rows {
             lines.append(r.enumerated().map { i, v in v.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  "))
         }
-        let measured = Double(runs) * Double(matrix.workload.totalMillis) / 1000
-        let estimate = measured + Double(runs) * overheadSeconds
+        let (groups, perRun) = GuestGroup.plan(cells, requested: matrix.pairing.isolation)
         lines.append("")
-        lines.append(String(format: "estimated wall time: %@ (%.0f s measuring + ~%.0f s boot/prep per run)", ProgressReporter.clock(estimate), Double(runs) * Double(matrix.workload.measuredMillis) / 1000, overheadSeconds))
+        for g in groups {
+            lines.append("shared guest \(g.id): " + g.cells.map { CellLabels(cells: cells).label($0.id) }.joined(separator: ", "))
+        }
+        for c in perRun {
+            lines.append("guest per run: \(CellLabels(cells: cells).label(c.id)) (\(Isolation.sharingObstacle(c) ?? "isolation = guest-per-run"))")
+        }
+        let budget = BlockBudget.from(matrix)
+        let slotSeconds = matrix.workload.runtime.seconds + slotOverheadSeconds
+        let slots = groups.map(\.cells.count).reduce(0, +)
+        let pairedMin = Double(budget.minBlocks * slots) * slotSeconds
+        var pairedMax = Double(budget.maxBlocks * slots) * slotSeconds
+        if let s = budget.seconds { pairedMax = min(pairedMax, max(s, pairedMin)) }
+        let perRunRuns = perRun.count * matrix.repetitions
+        let perRunSeconds = Double(perRunRuns) * (Double(matrix.workload.totalMillis) / 1000 + overheadSeconds)
+        let boot = Double(groups.count) * overheadSeconds
+        if budget.targetCI != nil && pairedMax > pairedMin {
+            lines.append(String(format: "estimated wall time: %@ to %@ (blocks are added until the CI target is met)",
+                                ProgressReporter.clock(pairedMin + perRunSeconds + boot), ProgressReporter.clock(pairedMax + perRunSeconds + boot)))
+        } else {
+            lines.append(String(format: "estimated wall time: %@", ProgressReporter.clock(pairedMin + perRunSeconds + boot)))
+        }
+        lines.append(String(format: "  shared: %d slots per block, %.1f s each (warm-up ~%.1f s); guest per run: %d runs, ~%.1f s boot/prep each",
+                            slots, slotSeconds, slotOverheadSeconds, perRunRuns, overheadSeconds))
         return lines.joined(separator: "\n")
     }
 }

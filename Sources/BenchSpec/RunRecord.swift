@@ -185,11 +185,15 @@ public struct SlotInfo: Hashable, Sendable, Codable {
     /// io_submit calls and the I/Os they carried inside the window.
     public var submitCalls: UInt64?
     public var submitted: UInt64?
+    /// The run's ratio-CI target (fraction), when blocks were added until it
+    /// was met: reports list the cells that missed it.
+    public var targetCI: Double?
 
     public init(
         guest: Int, group: Int, block: Int, position: Int, disk: String, warmupMillis: Int, settled: Bool,
-        host: HostNoise? = nil, submitCalls: UInt64? = nil, submitted: UInt64? = nil
+        host: HostNoise? = nil, submitCalls: UInt64? = nil, submitted: UInt64? = nil, targetCI: Double? = nil
     ) {
+        self.targetCI = targetCI
         self.guest = guest
         self.group = group
         self.block = block

@@ -263,7 +263,8 @@ actor SlotPlanner {
         record.slot = SlotInfo(
             guest: guest, group: group.id, block: slot.block, position: slot.position, disk: outcome.command.disk,
             warmupMillis: Int(outcome.result?.warmupMillis ?? 0), settled: outcome.result?.settled ?? false,
-            host: outcome.noise, submitCalls: outcome.result?.submitCalls, submitted: outcome.result?.submitted)
+            host: outcome.noise, submitCalls: outcome.result?.submitCalls, submitted: outcome.result?.submitted,
+            targetCI: budget.targetCI)
         try append(record)
         if failed, slot.attempt == 1 { queue.insert((slot.disk, slot.block, slot.position, 2), at: 0) }
         if !failed { done.insert(RunKey(cellID: cell.id, repetition: slot.block)) }

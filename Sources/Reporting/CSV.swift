@@ -28,6 +28,9 @@ public let cellsCSVColumns = [
     "iops_ci95", "iops_min", "iops_max", "lat_p50_us", "lat_p99_us", "vs_ceiling_pct",
     "eff_l2_cache_bytes", "eff_l2_entry_size", "eff_refcount_cache_bytes", "eff_cache_clean_interval", "failed_runs",
     "vs_best_pct", "vs_raw_pct", "cache_size",
+    "isolation", "blocks", "ratio_ref_cell", "ratio_vs_ref", "ratio_vs_ref_ci95_low", "ratio_vs_ref_ci95_high",
+    "ratio_vs_null", "ratio_vs_null_ci95_low", "ratio_vs_null_ci95_high", "cpu_ratio_vs_ref", "cpu_ratio_vs_ref_ci95_low",
+    "cpu_ratio_vs_ref_ci95_high",
 ]
 
 /// `runs.csv`: one row per record, in run order (sequence, then cell ID,
@@ -74,7 +77,14 @@ public func runsCSV(_ set: ResultSet) -> String {
 ///   result; the IOPS and latency columns are over the successful ones;
 /// - `vs_ceiling_pct` is mean IOPS against the `null-co` cell of the same
 ///   disk size and workload, `vs_best_pct` against the best qcow2 cell of the
-///   same disk size, workload and host I/O, `vs_raw_pct` against the raw cell.
+///   same disk size, workload and host I/O, `vs_raw_pct` against the raw cell;
+/// - `isolation` is `shared` (slots in one guest per group) or
+///   `guest-per-run`; for shared cells `blocks` counts the blocks paired,
+///   `ratio_vs_ref` is the geometric mean of per-block IOPS ratios against
+///   `ratio_ref_cell` (the series' largest effective L2 cache), with its 95%
+///   CI (t interval on log ratios), `ratio_vs_null` the same against the
+///   guest's null-co control, and `cpu_ratio_vs_ref` the ratio of writes per
+///   QEMU CPU second (above 1: the cell costs QEMU less CPU per write).
 public func cellsCSV(_ set: ResultSet) -> String {
     var out = csvRow(cellsCSVColumns) + "\n"
     for c in set.cells {
@@ -112,7 +122,19 @@ public func cellsCSV(_ set: ResultSet) -> String {
             fixed(c.vsRawPercent, 2),
             setting(cell.cache.cacheSize),
         ]
-        out += csvRow(row) + "\n"
+        let ref = set.paired.vsReference[c.cellID]
+        let null = set.paired.vsNull[c.cellID]
+        let cpu = set.paired.cpuVsReference[c.cellID]
+        let shared = set.records.contains { $0.cellID == c.cellID && $0.slot != nil }
+        let paired: [String] = [
+            shared ? Isolation.shared.rawValue : Isolation.guestPerRun.rawValue,
+            (ref ?? null).map { "\($0.blocks)" } ?? "",
+            ref?.referenceCellID ?? "",
+            fixed(ref?.ratio, 4), fixed(ref?.low, 4), fixed(ref?.high, 4),
+            fixed(null?.ratio, 4), fixed(null?.low, 4), fixed(null?.high, 4),
+            fixed(cpu?.ratio, 4), fixed(cpu?.low, 4), fixed(cpu?.high, 4),
+        ]
+        out += csvRow(row + paired) + "\n"
     }
     return out
 }

@@ -4,7 +4,7 @@ import Qcow2Geometry
 /// Short names for cells: only what varies within the matrix ("L2 128K",
 /// "snapshot · refcount 4M", "null-co"). Full cell IDs stay in CSV and JSON;
 /// tables, plots and the progress line use these.
-public struct CellLabels: Sendable {
+public struct CellLabels: Hashable, Sendable {
     private var labels: [String: String] = [:]
 
     public init(cells: [Cell]) {

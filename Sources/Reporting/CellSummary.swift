@@ -179,6 +179,10 @@ public struct ResultSet: Hashable, Sendable {
     /// state (`preallocated`, `fresh`), cluster size, disk size, effective L2
     /// coverage ascending (then effective L2 bytes), then cell ID.
     public let cells: [CellSummary]
+    /// Paired ratios of the cells that ran in shared guests.
+    public let paired: PairedAnalysis
+    /// Short cell names for tables and plots.
+    public let labels: CellLabels
 
     public init(records: [RunRecord]) {
         let sorted = records.sorted {
@@ -195,6 +199,8 @@ public struct ResultSet: Hashable, Sendable {
         summaries.sort(by: ResultSet.precedes)
         ResultSet.fillRelatives(&summaries)
         cells = summaries
+        paired = PairedAnalysis(records: sorted)
+        labels = CellLabels(cells: summaries.map(\.cell))
     }
 
     /// The sort order documented on `cells`.

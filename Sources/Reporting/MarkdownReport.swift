@@ -30,6 +30,7 @@ public func markdownReport(_ set: ResultSet, plotFile: String = "coverage.svg") 
             + "IOPS are means over the successful repetitions of a cell, ± the half-width of their 95% confidence "
             + "interval (Student's t); compare ratios measured in one session rather than absolute numbers.")
     md.blank()
+    pairedSection(set, into: &md)
     environmentSection(set, into: &md)
     coverageSection(set, plotFile: plotFile, into: &md)
     kneeSection(set, into: &md)
@@ -144,7 +145,7 @@ private func coverageSection(_ set: ResultSet, plotFile: String, into md: inout 
         let isQcow2 = c.kind == .qcow2
         let e = c.effective
         rows.append([
-            code(c.cellID),
+            set.labels.label(c.cellID),
             isQcow2 ? (c.cell.state ?? .preallocated).rawValue : c.kind.rawValue,
             isQcow2 ? c.cell.geometry.clusterSize.description : "-",
             isQcow2 ? c.cell.cache.l2CacheSize.description : "-",
@@ -163,6 +164,88 @@ private func coverageSection(_ set: ResultSet, plotFile: String, into md: inout 
     md.blank()
     md.line("![IOPS against effective L2 cache coverage](\(plotFile))")
     md.blank()
+}
+
+// MARK: - Paired ratios
+
+/// `0.412 (0.398–0.427)`.
+func ratioText(_ r: PairedRatio?) -> String {
+    guard let r else { return "-" }
+    return "\(fixed(r.ratio, 3)) (\(fixed(r.low, 3))–\(fixed(r.high, 3)))"
+}
+
+/// The cells that shared a guest, as ratios measured block by block: the
+/// numbers this tool resolves best, so they come first.
+private func pairedSection(_ set: ResultSet, into md: inout MarkdownWriter) {
+    let p = set.paired
+    guard p.slots > 0 else { return }
+    md.line("## Paired ratios (cells in one guest, randomized complete blocks)")
+    md.blank()
+    md.line(
+        "Each block runs every cell of a guest once, in a shuffled order; a ratio is the geometric mean over blocks of "
+            + "the cell's IOPS divided by its reference's in the same block, with a 95% CI (t interval on the log ratios). "
+            + "The reference is the series' largest effective L2 cache; *vs null-co* uses the guest's null-co control. "
+            + "*CPU/write ratio* compares QEMU's CPU time per write the same way (above 1: cheaper than the reference).")
+    md.blank()
+    var rows: [[String]] = []
+    for c in set.cells {
+        guard p.vsNull[c.cellID] != nil || p.vsReference[c.cellID] != nil else { continue }
+        let ref = p.vsReference[c.cellID]
+        rows.append([
+            set.labels.label(c.cellID),
+            c.effective.map { fixed($0.l2CoveragePercent, 2) + "%" } ?? "-",
+            ref.map { _ in ratioText(ref) } ?? (c.kind == .qcow2 ? "reference" : "-"),
+            ref.map { set.labels.label($0.referenceCellID) } ?? "",
+            ratioText(p.vsNull[c.cellID]),
+            ratioText(p.cpuVsReference[c.cellID]),
+            "\((ref ?? p.vsNull[c.cellID])?.blocks ?? 0)",
+        ])
+    }
+    md.table(
+        ["Cell", "L2 coverage", "IOPS ratio vs reference (CI95)", "Reference", "vs null-co (CI95)", "CPU/write ratio (CI95)", "Blocks"],
+        ["l", "r", "r", "l", "r", "r", "r"], rows)
+    md.blank()
+    for line in pairedVerdicts(set) { md.line(line) }
+    if let target = p.targetCI {
+        let missed = p.steering.filter { $0.value > target }.keys.sorted().map { set.labels.label($0) }
+        md.line(
+            missed.isEmpty
+                ? "Every compared ratio reached the target CI of ±\(Pairing.percentText(target))."
+                : "**Missed the target CI of ±\(Pairing.percentText(target))** (budget or block limit reached): \(missed.joined(separator: ", ")).")
+        md.blank()
+    }
+    md.line(
+        "\(p.slots) slots; \(p.unsettledSlots) ended their warm-up at the cap instead of steady IOPS; "
+            + "\(p.highStealSlots) had host CPU steal above \(fixed(HostNoise.highStealPercent, 0))%.")
+    md.blank()
+}
+
+/// The A/A check (identical cells) and whether neighbouring coverages are resolved.
+func pairedVerdicts(_ set: ResultSet) -> [String] {
+    var lines: [String] = []
+    let p = set.paired
+    for (id, r) in p.vsReference.sorted(by: { $0.key < $1.key }) {
+        guard let a = set.cells.first(where: { $0.cellID == id }), let b = set.cells.first(where: { $0.cellID == r.referenceCellID }),
+              let ea = a.effective, let eb = b.effective, ea == eb else { continue }
+        let verdict = r.differs ? "**the CI excludes 1: identical cells differ, so differences of this size are not resolved**" : "the CI contains 1, as it must"
+        lines.append(
+            "- **A/A check**: \(set.labels.label(id)) and \(set.labels.label(r.referenceCellID)) are the same cache "
+                + "(\(eb.l2CacheBytes.exactBinary) L2): ratio \(ratioText(r)), \(r.blocks) blocks; \(verdict).")
+    }
+    for series in set.series {
+        let members = set.cells(in: series).filter { p.vsReference[$0.cellID] != nil }
+        let sorted = members.sorted { ($0.effective?.l2CacheBytes.bytes ?? 0) < ($1.effective?.l2CacheBytes.bytes ?? 0) }
+        for (a, b) in zip(sorted, sorted.dropFirst()) {
+            guard let ra = p.vsReference[a.cellID], let rb = p.vsReference[b.cellID],
+                  a.effective?.l2CacheBytes != b.effective?.l2CacheBytes else { continue }
+            let resolved = ra.high < rb.low || rb.high < ra.low
+            lines.append(
+                "- \(set.labels.label(a.cellID)) vs \(set.labels.label(b.cellID)): "
+                    + (resolved ? "resolved (CIs do not overlap)" : "**not resolved** (CIs overlap)") + ".")
+        }
+    }
+    if !lines.isEmpty { lines.append("") }
+    return lines
 }
 
 /// `18,234 ± 312 (n=3)`; without an interval `18,234 (n=1)`.

@@ -60,11 +60,14 @@ public struct PairedAnalysis: Hashable, Sendable {
     public var unsettledSlots = 0
     public var highStealSlots = 0
     public var slots = 0
+    /// The target the run steered by (nil: a fixed number of blocks).
+    public var targetCI: Double?
 
     public init(records: [RunRecord]) {
         let slotRecords = records.filter { $0.slot != nil }
         guard !slotRecords.isEmpty else { return }
         slots = slotRecords.count
+        targetCI = slotRecords.lazy.compactMap { $0.slot?.targetCI }.first
         unsettledSlots = slotRecords.filter { $0.status == .ok && $0.slot?.settled == false }.count
         highStealSlots = slotRecords.filter { ($0.slot?.host?.stealPercent ?? 0) > HostNoise.highStealPercent }.count
 
@@ -111,22 +114,20 @@ public struct PairedAnalysis: Hashable, Sendable {
 
     /// The widest half-width among the ratios a run is steered by: each
     /// cell against its series reference, or against null-co when its
-    /// series has no other cell. nil when some compared cell has no ratio yet.
-    public var widestHalfWidth: Double? {
+    /// series has no other cell; nil before any ratio exists.
+    public var widestHalfWidth: Double? { steering.values.max() }
+
+    /// The half-width of the ratio that steers each compared cell.
+    public var steering: [String: Double] {
         let referenced = Set(vsReference.values.map(\.referenceCellID))
-        var widest: Double?
+        var out: [String: Double] = [:]
         for id in Set(vsNull.keys).union(vsReference.keys) {
-            let ratio: PairedRatio?
             if let r = vsReference[id] {
-                ratio = r
-            } else if referenced.contains(id) {
-                continue  // a reference: the others' ratios measure it
-            } else {
-                ratio = vsNull[id]
+                out[id] = r.halfWidth
+            } else if !referenced.contains(id), let r = vsNull[id] {
+                out[id] = r.halfWidth
             }
-            guard let r = ratio else { return nil }
-            widest = max(widest ?? 0, r.halfWidth)
         }
-        return widest
+        return out
     }
 }
