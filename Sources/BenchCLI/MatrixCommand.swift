@@ -285,7 +285,13 @@ enum DryRun {
     static let slotOverheadSeconds = 0.45
 
     static func text(matrix: Matrix, cells: [Cell], runs: Int) -> String {
-        var lines = ["matrix \(matrix.name) (\(matrix.source), hash \(matrix.hash)): \(cells.count) cells x \(matrix.repetitions) repeats = \(runs) runs, seed \(matrix.seed)"]
+        let (groups, perRun) = GuestGroup.plan(cells, requested: matrix.pairing.isolation)
+        let budget = BlockBudget.from(matrix)
+        let blocks = budget.minBlocks == budget.maxBlocks ? "\(budget.minBlocks) blocks" : "\(budget.minBlocks)–\(budget.maxBlocks) blocks"
+        var head = "matrix \(matrix.name) (\(matrix.source), hash \(matrix.hash)): \(cells.count) cells"
+        if !groups.isEmpty { head += ", \(cells.count - perRun.count) in shared guests x \(blocks)" }
+        if !perRun.isEmpty { head += ", \(perRun.count) x \(matrix.repetitions) repeats = \(perRun.count * matrix.repetitions) runs in their own guests" }
+        var lines = [head + ", seed \(matrix.seed)"]
         lines.append("")
         let header = ["cell", "kind", "disk", "cluster", "l2_cache_size", "eff_l2", "entry", "l2_cov%", "refcount", "rc_cov%", "clean"]
         var rows = [header]
@@ -306,7 +312,6 @@ enum DryRun {
         for r in rows {
             lines.append(r.enumerated().map { i, v in v.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  "))
         }
-        let (groups, perRun) = GuestGroup.plan(cells, requested: matrix.pairing.isolation)
         lines.append("")
         for g in groups {
             lines.append("shared guest \(g.id): " + g.cells.map { CellLabels(cells: cells).label($0.id) }.joined(separator: ", "))
@@ -314,7 +319,6 @@ enum DryRun {
         for c in perRun {
             lines.append("guest per run: \(CellLabels(cells: cells).label(c.id)) (\(Isolation.sharingObstacle(c) ?? "isolation = guest-per-run"))")
         }
-        let budget = BlockBudget.from(matrix)
         let slotSeconds = matrix.workload.runtime.seconds + slotOverheadSeconds
         let slots = groups.map(\.cells.count).reduce(0, +)
         let pairedMin = Double(budget.minBlocks * slots) * slotSeconds

@@ -70,6 +70,7 @@ aio = ["native"]
 [reference]
 null = true
 raw = false
+
 """#
 }
 

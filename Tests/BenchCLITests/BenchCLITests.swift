@@ -153,7 +153,8 @@ func makeTempDir() throws -> String {
     @Test func dryRunStartsNothing() async throws {
         let out = try await bench(["--matrix", "--dry-run"])
         #expect(exitCode(out) == 0)
-        #expect(out.stdout.contains("6 cells x 3 repeats = 18 runs"))
+        #expect(out.stdout.contains("6 cells, 6 in shared guests x 6–60 blocks, seed 1"), "\(out.stdout)")
+        #expect(out.stdout.contains("shared guest 1: L2 128K, L2 512K, L2 1M, L2 2M, L2 default, null-co"))
         #expect(out.stdout.contains("estimated wall time"))
     }
 }
@@ -168,6 +169,7 @@ struct MatrixEndToEndTests {
         try """
             name = "two"
             [workload]
+            isolation = "guest-per-run"
             ramp = "0s"
             runtime = "2s"
             repeat = 2

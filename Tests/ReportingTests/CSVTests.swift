@@ -13,7 +13,10 @@ struct CSVTests {
             + "iops_min,iops_max,lat_p50_us,lat_p99_us,vs_ceiling_pct,"
             + "eff_l2_cache_bytes,eff_l2_entry_size,eff_refcount_cache_bytes,eff_cache_clean_interval,failed_runs"
         #expect(header.hasPrefix(contract + ","))
-        #expect(header == contract + ",vs_best_pct,vs_raw_pct,cache_size")
+        #expect(header == contract + ",vs_best_pct,vs_raw_pct,cache_size"
+                + ",isolation,blocks,ratio_ref_cell,ratio_vs_ref,ratio_vs_ref_ci95_low,ratio_vs_ref_ci95_high"
+                + ",ratio_vs_null,ratio_vs_null_ci95_low,ratio_vs_null_ci95_high,cpu_ratio_vs_ref,cpu_ratio_vs_ref_ci95_low"
+                + ",cpu_ratio_vs_ref_ci95_high")
     }
 
     @Test("runs.csv header")

@@ -1,0 +1,153 @@
+import BenchSpec
+import Foundation
+import Orchestrator
+import Testing
+
+/// Shared guests through the real binary: cells paired in one guest, a guest
+/// that dies mid-schedule, Ctrl-C mid-block and `--resume`.
+@Suite(.tags(.endToEnd), .serialized)
+struct SharedGuestTests {
+    static func matrix(blocks: Int, runtime: String = "1s") -> String {
+        """
+        name = "shared"
+        [workload]
+        ramp = "1s"
+        runtime = "\(runtime)"
+        repeat = \(blocks)
+        [image]
+        disk_size = ["1G"]
+        [cache]
+        l2_cache_size = ["16K", "default"]
+        [reference]
+        null = true
+        """
+    }
+
+    func setUp(blocks: Int) throws -> (dir: String, file: String, tmp: String) {
+        let dir = try makeTempDir()
+        let file = dir + "/m.toml"
+        try Self.matrix(blocks: blocks).write(toFile: file, atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: dir + "/tmp", withIntermediateDirectories: true)
+        return (dir, file, dir + "/tmp")
+    }
+
+    static func lines(_ path: String) -> Int {
+        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").count
+    }
+
+    /// Starts `bench` in the background with TMPDIR under the test's dir.
+    static func start(_ args: [String], tmp: String) throws -> (Process, Pipe) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: benchBinary())
+        p.arguments = args
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        p.environment = ProcessInfo.processInfo.environment.merging(["TMPDIR": tmp]) { $1 }
+        try p.run()
+        return (p, err)
+    }
+
+    static func waitFor(seconds: Double, _ condition: () -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !condition() {
+            if Date() > deadline { return false }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return true
+    }
+
+    @Test func cellsArePairedInOneGuestAndReportsRebuild() async throws {
+        let (dir, file, tmp) = try setUp(blocks: 3)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = dir + "/out"
+        let run = try await bench(["--matrix", file, "--output", out], tmpdir: tmp)
+        #expect(exitCode(run) == 0, "\(run.stdout)\n\(run.stderr)")
+        #expect(run.stdout.contains("finished 9 slots in 3 blocks"), "\(run.stdout)")
+        #expect(run.stdout.contains("QEMU ran"), "\(run.stdout)")
+
+        let records = try ResultsLog.read(path: out + "/results.jsonl")
+        #expect(records.count == 9)
+        #expect(records.allSatisfy { $0.status == .ok && $0.slot?.guest == 1 })
+        for block in 1...3 {
+            let slots = records.filter { $0.repetition == block }
+            #expect(Set(slots.map(\.cellID)).count == 3, "block \(block) runs every cell once")
+            #expect(slots.compactMap(\.slot?.position).sorted() == [0, 1, 2])
+        }
+        #expect(records.allSatisfy { ($0.slot?.host?.qemuVcpuMillis ?? 0) > 0 }, "vCPU time is sampled per slot")
+        #expect(records.allSatisfy { $0.hostBootMillis != nil && !$0.provenance.qemuCommandLine.isEmpty })
+
+        let cells = try String(contentsOfFile: out + "/cells.csv", encoding: .utf8)
+        #expect(cells.contains("shared,3,qcow2-preallocated-1G-c64K-l2=default"), "\(cells)")
+        let report = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
+        #expect(report.contains("## Paired ratios"))
+        #expect(report.contains("| L2 16K | 12.50% |"), "\(report)")
+
+        var before: [String: Data] = [:]
+        for n in ["runs.csv", "cells.csv", "report.md", "coverage.svg"] {
+            before[n] = try Data(contentsOf: URL(fileURLWithPath: out + "/" + n))
+        }
+        let rebuilt = try await bench(["report", out])
+        #expect(exitCode(rebuilt) == 0)
+        for (n, data) in before {
+            #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/" + n)) == data, "\(n) differs after bench report")
+        }
+        #expect(ReliabilityTests.leftovers(tmp).qemu.isEmpty)
+        #expect(ReliabilityTests.leftovers(tmp).files.isEmpty)
+    }
+
+    @Test func aGuestThatDiesIsReplacedAndItsSlotRecordedAsFailed() async throws {
+        let (dir, file, tmp) = try setUp(blocks: 4)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = dir + "/out"
+        let (p, err) = try Self.start(["--matrix", file, "--output", out], tmp: tmp)
+        let started = try await Self.waitFor(seconds: 90) { Self.lines(out + "/results.jsonl") >= 2 }
+        #expect(started, "no slot finished within 90 s")
+        for pid in QemuProcesses.running(commandLineContaining: tmp) { kill(pid, SIGKILL) }
+        let ended = try await Self.waitFor(seconds: 120) { !p.isRunning }
+        #expect(ended, "harness did not finish")
+        if p.isRunning { p.terminate() }
+        p.waitUntilExit()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(p.terminationStatus == 0, "\(stderr)")
+
+        let records = try ResultsLog.read(path: out + "/results.jsonl")
+        let failed = records.filter { $0.status == .failed }
+        #expect(failed.count == 1, "\(failed.map { $0.failure ?? "" })")
+        #expect(failed.first?.failure?.contains("QEMU exited during slot") == true, "\(failed.map { $0.failure ?? "" })")
+        #expect(records.contains { $0.slot?.guest == 2 }, "the remaining slots ran in a new guest")
+        // Every cell has a successful slot in every block: the failed one was tried again.
+        let ok = Set(records.filter { $0.status == .ok }.map { "\($0.cellID)#\($0.repetition)" })
+        #expect(ok.count == 12)
+        #expect(ReliabilityTests.leftovers(tmp).qemu.isEmpty)
+    }
+
+    @Test func ctrlCKeepsFinishedSlotsAndResumeContinuesAtTheFirstUnfinished() async throws {
+        let (dir, file, tmp) = try setUp(blocks: 3)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = dir + "/out"
+        let (p, err) = try Self.start(["--matrix", file, "--output", out], tmp: tmp)
+        let started = try await Self.waitFor(seconds: 90) { Self.lines(out + "/results.jsonl") >= 4 }
+        #expect(started, "no slot finished within 90 s")
+        p.interrupt()
+        let ended = try await Self.waitFor(seconds: 30) { !p.isRunning }
+        #expect(ended)
+        if p.isRunning { p.terminate() }
+        p.waitUntilExit()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(p.terminationStatus == 130, "\(stderr)")
+        #expect(stderr.contains("--resume \(out)"), "\(stderr)")
+        let kept = try ResultsLog.read(path: out + "/results.jsonl")
+        #expect(kept.count >= 4 && kept.count < 9)
+        #expect(kept.allSatisfy { $0.status == .ok }, "an interrupted slot is not a measurement")
+        _ = try await Self.waitFor(seconds: 5) { ReliabilityTests.leftovers(tmp).qemu.isEmpty }
+        #expect(ReliabilityTests.leftovers(tmp).qemu.isEmpty)
+
+        let resumed = try await bench(["--matrix", file, "--resume", out], tmpdir: tmp)
+        #expect(exitCode(resumed) == 0, "\(resumed.stderr)")
+        let all = try ResultsLog.read(path: out + "/results.jsonl")
+        #expect(all.count == 9, "resume runs exactly the unfinished slots")
+        #expect(Set(all.map { "\($0.cellID)#\($0.repetition)" }).count == 9)
+        #expect(Array(all.prefix(kept.count)) == kept)
+    }
+}
