@@ -30,7 +30,9 @@ public struct DocsMarkers: Hashable, Sendable {
 /// ascending, so a series reads as one sweep.
 ///
 /// Columns: L2 setting, effective L2 (with entry size), coverage, IOPS mean
-/// ± CI95 (n), vs best, vs the null-co ceiling. A leading *Series* column
+/// ± CI95 (n), then for paired runs the IOPS ratio against the series'
+/// largest cache and against null-co, each with its CI95 (else vs best and
+/// vs the null-co ceiling, in percent). A leading *Series* column
 /// appears only when the set holds more than one series (or reference cells
 /// of several disk sizes), so the common single-sweep table stays compact.
 public func docsResultsTable(_ set: ResultSet, plotPath: String) -> String {
@@ -39,6 +41,8 @@ public func docsResultsTable(_ set: ResultSet, plotPath: String) -> String {
     let manyHostIO = Set(set.series.map(\.hostIO)).count > 1
     let referenceDisks = Set(set.referenceCells.map(\.cell.geometry.diskSize))
     let showSeries = manySeries || referenceDisks.count > 1
+    // Cells measured in shared guests are shown as paired ratios with CIs.
+    let paired = set.paired.slots > 0
     var rows: [[String]] = []
     for c in set.referenceCells + set.series.flatMap({ set.cells(in: $0) }) {
         var row: [String] = []
@@ -58,12 +62,22 @@ public func docsResultsTable(_ set: ResultSet, plotPath: String) -> String {
             e.map { "\($0.l2CacheBytes.exactBinary) (\($0.l2EntrySize.exactBinary) entries)" } ?? "-",
             e.map { fixed($0.l2CoveragePercent, 2) + "%" } ?? "-",
             iopsText(c),
-            c.vsBestPercent.map { fixed($0, 1) + "%" } ?? "-",
-            c.vsCeilingPercent.map { fixed($0, 1) + "%" } ?? "-",
         ]
+        if paired {
+            let ref = set.paired.vsReference[c.cellID]
+            row += [
+                ref.map { _ in ratioText(ref) } ?? (c.kind == .qcow2 ? "reference" : "-"),
+                ratioText(set.paired.vsNull[c.cellID]),
+            ]
+        } else {
+            row += [c.vsBestPercent.map { fixed($0, 1) + "%" } ?? "-", c.vsCeilingPercent.map { fixed($0, 1) + "%" } ?? "-"]
+        }
         rows.append(row)
     }
-    var header = ["L2 setting", "Effective L2", "L2 coverage", "IOPS mean ± CI95 (n)", "vs best", "vs null-co ceiling"]
+    var header = ["L2 setting", "Effective L2", "L2 coverage", "IOPS mean ± CI95 (n)"]
+    header += paired
+        ? ["IOPS ratio vs largest cache (CI95)", "vs null-co (CI95)"]
+        : ["vs best", "vs null-co ceiling"]
     if showSeries { header.insert("Series", at: 0) }
     var md = MarkdownWriter()
     md.table(header, header.map { $0 == "Series" ? "l" : "r" }, rows)
