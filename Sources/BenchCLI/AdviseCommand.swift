@@ -24,7 +24,9 @@ struct AdviseCommand: AsyncParsableCommand {
     @Flag(help: "The image uses extended_l2=on (16-byte L2 entries).") var extendedL2 = false
     @Option(help: "Number of VMs with such an image.") var vms = 1
     @Option(help: ArgumentHelp("Memory for all VMs' caches together, e.g. 64M.", valueName: "size")) var memoryBudget: String?
-    @Option(name: .customLong("from"), help: ArgumentHelp("Results directory whose measurements estimate IOPS at the budget's coverage.", valueName: "dir"))
+    @Option(
+        name: .customLong("from"),
+        help: ArgumentHelp("Results directory whose measurements estimate IOPS at the budget's coverage.", valueName: "dir"))
     var resultsDirectory: String?
     @Flag(help: "Print JSON (sorted keys) instead of text.") var json = false
 
@@ -99,6 +101,11 @@ struct AdviseCommand: AsyncParsableCommand {
             memory per VM: \(a.memoryPerVM.bytes) bytes (\(a.memoryPerVM.humanReadable): L2 plus \(a.refcountCacheSize.humanReadable) refcount cache)
 
             """
+        if a.defaultCoveragePercent < 100 {
+            out +=
+                "note: QEMU's default L2 cache is capped at \(QemuCacheModel.defaultL2CacheMax.humanReadable) on Linux; pass the option for full coverage\n"
+        }
+        out += "any larger l2-cache-size or max_size behaves the same: QEMU never gives the L2 cache more than the image needs\n"
         if a.l2CacheSize != a.l2Need {
             out += "note: QEMU keeps at least 2 L2 entries, so the L2 cache is \(a.l2CacheSize.humanReadable), not \(a.l2Need.humanReadable)\n"
         }

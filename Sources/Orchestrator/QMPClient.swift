@@ -2,7 +2,7 @@ import Foundation
 import GuestWire
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Why a QMP exchange failed. `command` is QEMU's own answer (the command

@@ -102,7 +102,9 @@ public struct CacheAdvice: Hashable, Sendable, Codable {
         if geometry.diskSize > maxDisk {
             throw InvalidValue(
                 field: "--disk-size", value: geometry.diskSize.description,
-                rule: "a qcow2 image with \(geometry.clusterSize) clusters\(geometry.extendedL2 ? " and extended L2" : "") maps at most \(maxDisk) (QEMU's 32 MiB L1 table limit); use larger clusters")
+                rule:
+                    "a qcow2 image with \(geometry.clusterSize) clusters\(geometry.extendedL2 ? " and extended L2" : "") maps at most \(maxDisk) (QEMU's 32 MiB L1 table limit); use larger clusters"
+            )
         }
         guard vms >= 1, vms <= 1_000_000 else {
             throw InvalidValue(field: "--vms", value: "\(vms)", rule: "must be a whole number from 1 to 1000000")
@@ -157,7 +159,9 @@ public struct BudgetCoverage: Hashable, Sendable, Codable {
                 (QemuCacheModel.minRefcountClusters + QemuCacheModel.minL2Entries) * geometry.clusterSize.bytes)
             throw InvalidValue(
                 field: "--memory-budget", value: budget.description,
-                rule: "\(perVM) per VM is too small: each VM needs at least \(QemuCacheModel.minRefcountClusters) refcount clusters plus \(QemuCacheModel.minL2Entries) L2 entries (\(minimum) at \(geometry.clusterSize) clusters, less with 4K entries)")
+                rule:
+                    "\(perVM) per VM is too small: each VM needs at least \(QemuCacheModel.minRefcountClusters) refcount clusters plus \(QemuCacheModel.minL2Entries) L2 entries (\(minimum) at \(geometry.clusterSize) clusters, less with 4K entries)"
+            )
         }
         let e = QemuCacheModel.effective(config, geometry: geometry)
         self.budget = budget

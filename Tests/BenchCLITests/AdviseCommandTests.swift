@@ -52,10 +52,19 @@ import Testing
     static let badInput: [([String], String)] = [
         (["advise", "--disk-size", "100X"], "--disk-size: invalid value \"100X\""),
         (["advise", "--disk-size", "1G", "--cluster-size", "3000"], "--cluster-size: invalid value \"3000\": qcow2 cluster sizes are powers of two"),
-        (["advise", "--disk-size", "1G", "--cluster-size", "4K", "--extended-l2"], "--cluster-size: invalid value \"4K\": --extended-l2 needs clusters of at least 16K"),
-        (["advise", "--disk-size", "200G", "--cluster-size", "512"], "--disk-size: invalid value \"200G\": a qcow2 image with 512 clusters maps at most 128G"),
+        (
+            ["advise", "--disk-size", "1G", "--cluster-size", "4K", "--extended-l2"],
+            "--cluster-size: invalid value \"4K\": --extended-l2 needs clusters of at least 16K"
+        ),
+        (
+            ["advise", "--disk-size", "200G", "--cluster-size", "512"],
+            "--disk-size: invalid value \"200G\": a qcow2 image with 512 clusters maps at most 128G"
+        ),
         (["advise", "--disk-size", "1G", "--vms", "0"], "--vms: invalid value \"0\""),
-        (["advise", "--disk-size", "100G", "--vms", "4", "--memory-budget", "256K"], "--memory-budget: invalid value \"256K\": 64K per VM is too small"),
+        (
+            ["advise", "--disk-size", "100G", "--vms", "4", "--memory-budget", "256K"],
+            "--memory-budget: invalid value \"256K\": 64K per VM is too small"
+        ),
         (["advise", "--disk-size", "1G", "--from", "/tmp"], "--from: invalid value \"/tmp\": only used with --memory-budget"),
         (["advise", "--disk-size", "1G", "--memory-budget", "1M", "--from", "/nonexistent-dir"], "cannot read records"),
         (["advise"], "--disk-size"),

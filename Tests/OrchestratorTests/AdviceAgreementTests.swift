@@ -25,7 +25,9 @@ import Testing
 
     /// L2 misses QEMU logs while reading one sector per L2 slice of the
     /// image (slices of the entry size QEMU uses below full coverage), twice.
-    static func misses(image: String, geometry: ImageGeometry, options: [String], dir: String) async throws -> (misses: UInt64, lookups: UInt64, reads: Int) {
+    static func misses(image: String, geometry: ImageGeometry, options: [String], dir: String) async throws -> (
+        misses: UInt64, lookups: UInt64, reads: Int
+    ) {
         let trace = dir + "/trace-\(UUID().uuidString.prefix(6)).log"
         let slice = min(geometry.clusterSize.bytes, 4096)
         let span = slice / geometry.l2EntryBytes * geometry.clusterSize.bytes
@@ -33,8 +35,10 @@ import Testing
         let commands = (offsets + offsets).flatMap { ["-c", "read -q \($0) 512"] }
         let opts = (["driver=qcow2", "file.driver=file", "file.filename=\(image)"] + options).joined(separator: ",")
         let out = try await ToolRunner.run(
-            ["qemu-io", "-r", "-T", "enable=qcow2_cache_get_replace_entry", "-T", "enable=qcow2_cache_get_done", "-T", "file=\(trace)",
-             "--image-opts", opts] + commands)
+            [
+                "qemu-io", "-r", "-T", "enable=qcow2_cache_get_replace_entry", "-T", "enable=qcow2_cache_get_done", "-T", "file=\(trace)",
+                "--image-opts", opts,
+            ] + commands)
         #expect(out.succeeded, "qemu-io refused \(opts): \(out.stderr)")
         let s = try CacheTraceFile.summarize(path: trace)
         return (s.l2Misses, s.l2Lookups, offsets.count * 2)
@@ -88,8 +92,10 @@ import Testing
         let commands = (0..<4000).flatMap { _ in ["-c", "read -q \((rng.next() % blocks) * 4096) 4k"] }
         let trace = dir + "/trace.log"
         let out = try await ToolRunner.run(
-            ["qemu-io", "-r", "-T", "enable=qcow2_cache_get_replace_entry", "-T", "enable=qcow2_cache_get_done", "-T", "file=\(trace)",
-             "--image-opts", "driver=qcow2,file.driver=file,file.filename=\(image),l2-cache-size=131072"] + commands)
+            [
+                "qemu-io", "-r", "-T", "enable=qcow2_cache_get_replace_entry", "-T", "enable=qcow2_cache_get_done", "-T", "file=\(trace)",
+                "--image-opts", "driver=qcow2,file.driver=file,file.filename=\(image),l2-cache-size=131072",
+            ] + commands)
         try #require(out.succeeded, "\(out.stderr)")
         let s = try CacheTraceFile.summarize(path: trace)
         let ratio = try #require(s.l2MissRatio)
@@ -108,16 +114,18 @@ import Testing
             ["qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=65536,preallocation=metadata", image, "4G"])
         try #require(created.succeeded, "\(created.stderr)")
         let trace = CacheTraceOptions(logFile: dir + "/trace.log")
-        let qemu = try QMPTestQemu(extraArgs: [
-            "-blockdev", "driver=qcow2,node-name=d0,file.driver=file,file.filename=\(image),l2-cache-size=65536",
-        ] + trace.argv)
+        let qemu = try QMPTestQemu(
+            extraArgs: [
+                "-blockdev", "driver=qcow2,node-name=d0,file.driver=file,file.filename=\(image),l2-cache-size=65536",
+            ] + trace.argv)
         let started = UInt64(Date().timeIntervalSince1970 * 1e6)
         do {
             let qmp = try await QMPClient.connect(path: qemu.socket)
             var rng = SplitMix64(seed: 5)
             for _ in 0..<300 {
                 let offset = (rng.next() % (1 << 20)) * 4096
-                _ = try await qmp.execute("human-monitor-command", arguments: .object(["command-line": .string("qemu-io d0 \"read -q \(offset) 4k\"")]))
+                _ = try await qmp.execute(
+                    "human-monitor-command", arguments: .object(["command-line": .string("qemu-io d0 \"read -q \(offset) 4k\"")]))
             }
             _ = try await qmp.execute("quit")
         } catch {

@@ -18,7 +18,8 @@ let observedTrace = """
     @Test func parsesTimestampedLine() throws {
         let l = try #require(
             CacheTraceLine(parsing: "7442@1796019261.804159:qcow2_cache_get_replace_entry co 0x555a01eb0010 is_l2_cache 1 index 12"))
-        #expect(l == CacheTraceLine(pid: 7442, micros: 1_796_019_261_804_159, event: .replaceEntry, coroutine: 0x555a_01eb_0010, isL2: true, index: 12))
+        #expect(
+            l == CacheTraceLine(pid: 7442, micros: 1_796_019_261_804_159, event: .replaceEntry, coroutine: 0x555a_01eb_0010, isL2: true, index: 12))
     }
 
     @Test func parsesUntimestampedLineAsQemuIoWritesIt() throws {
@@ -93,6 +94,9 @@ let observedTrace = """
                 "-trace", "enable=qcow2_cache_get_replace_entry", "-trace", "enable=qcow2_cache_get_read",
                 "-trace", "enable=qcow2_cache_get_done", "-D", "/tmp/run 1/trace.log", "-msg", "timestamp=on",
             ])
-        #expect(CacheTraceOptions(logFile: "t", events: [.replaceEntry]).argv == ["-trace", "enable=qcow2_cache_get_replace_entry", "-D", "t", "-msg", "timestamp=on"])
+        #expect(
+            CacheTraceOptions(logFile: "t", events: [.replaceEntry]).argv == [
+                "-trace", "enable=qcow2_cache_get_replace_entry", "-D", "t", "-msg", "timestamp=on",
+            ])
     }
 }

@@ -16,10 +16,11 @@ final class QMPTestQemu: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         socket = dir + "/qmp.sock"
         process.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-system-x86_64")
-        process.arguments = [
-            "-machine", "none", "-nodefaults", "-display", "none",
-            "-qmp", "unix:\(socket),server=on,wait=off",
-        ] + extraArgs
+        process.arguments =
+            [
+                "-machine", "none", "-nodefaults", "-display", "none",
+                "-qmp", "unix:\(socket),server=on,wait=off",
+            ] + extraArgs
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
