@@ -60,10 +60,13 @@ public actor QMPClient {
     private var buffer: [UInt8] = []
     private var events: [JSONValue] = []
     private var nextID = 1
+    private var outstanding: Set<Int> = []
+    private var stashedReplies: [Int: JSONValue] = [:]
 
-    private init(fd: Int32, greeting: JSONValue) {
+    private init(fd: Int32, greeting: JSONValue, buffer: [UInt8] = []) {
         self.fd = fd
         self.greeting = greeting
+        self.buffer = buffer
     }
 
     deinit { if fd >= 0 { Glibc.close(fd) } }
@@ -78,16 +81,20 @@ public actor QMPClient {
         guard let qmp = first["QMP"] else {
             throw .protocolError("expected the greeting {\"QMP\": …}, got \(first.qmpText)")
         }
-        let client = QMPClient(fd: await reader.release(), greeting: qmp)
+        let (handed, rest) = await reader.release()
+        let client = QMPClient(fd: handed, greeting: qmp, buffer: rest)
         _ = try await client.execute("qmp_capabilities", timeout: timeout)
         return client
     }
 
-    /// Hands the descriptor over to another instance (the one with the greeting).
-    private func release() -> Int32 {
-        let f = fd
-        fd = -1
-        return f
+    /// Hands the descriptor and any bytes read past the greeting over to
+    /// the instance that carries the greeting (`greeting` is immutable).
+    private func release() -> (fd: Int32, buffer: [UInt8]) {
+        defer {
+            fd = -1
+            buffer = []
+        }
+        return (fd, buffer)
     }
 
     /// Runs `command` and returns its `return` value; QEMU's refusal is
@@ -100,10 +107,20 @@ public actor QMPClient {
         var message: [String: JSONValue] = ["execute": .string(command), "id": .number(Double(id))]
         if let arguments { message["arguments"] = arguments }
         try await send(JSONValue.object(message).qmpText + "\n", deadline: deadline, timeout: timeout, what: command)
+        outstanding.insert(id)
+        defer {
+            outstanding.remove(id)
+            stashedReplies.removeValue(forKey: id)
+        }
         while true {
-            let reply = try await readMessage(what: "a reply to \(command)", deadline: deadline, timeout: timeout)
+            let reply = try await readMessage(what: "a reply to \(command)", replyTo: id, deadline: deadline, timeout: timeout)
             if reply["event"] != nil {
                 store(reply)
+                continue
+            }
+            // Concurrent commands on one connection: each takes its own reply.
+            if let other = reply["id"]?.double.map({ Int($0) }), other != id, outstanding.contains(other) {
+                stashedReplies[other] = reply
                 continue
             }
             guard reply["id"]?.double == Double(id) else {
@@ -191,10 +208,15 @@ public actor QMPClient {
     }
 
     /// The next complete message (one JSON object per line).
-    private func readMessage(what: String, deadline: ContinuousClock.Instant, timeout: Duration) async throws(QMPError) -> JSONValue {
+    /// With `replyTo`, a reply another task read and stashed for that id
+    /// (concurrent commands) ends the wait too.
+    private func readMessage(
+        what: String, replyTo id: Int? = nil, deadline: ContinuousClock.Instant, timeout: Duration
+    ) async throws(QMPError) -> JSONValue {
         var delay = Duration.microseconds(100)
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
+            if let id, let stashed = stashedReplies.removeValue(forKey: id) { return stashed }
             if let newline = buffer.firstIndex(of: 0x0A) {
                 let line = Array(buffer[..<newline])
                 buffer.removeSubrange(...newline)

@@ -69,8 +69,19 @@ final class QMPTestQemu: @unchecked Sendable {
                 guard case .command(let name, let cls, let desc) = error as? QMPError else { return false }
                 return name == "no-such-command" && cls == "CommandNotFound" && desc.contains("no-such-command")
             }
-            // The connection still works after a refused command.
+            // The connection still works after a refused command, and
+            // concurrent commands each get their own reply.
             _ = try await qmp.execute("query-status")
+            async let a = qmp.execute("query-version")
+            async let b = qmp.execute("query-status")
+            async let c = qmp.execute("query-name")
+            let (va, vb, vc) = try await (a, b, c)
+            #expect(va["qemu"] != nil && vb["running"] != nil && vc.object != nil)
+            let many = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<20 { group.addTask { try await qmp.execute("query-version")["qemu"] != nil } }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(many == 20)
 
             _ = try await qmp.execute("quit")
             await #expect(throws: QMPError.self) { try await qmp.execute("query-version", timeout: .seconds(2)) }
