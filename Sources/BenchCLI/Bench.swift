@@ -16,7 +16,7 @@ struct Bench: AsyncParsableCommand {
 
             Exit status: 0 success, 1 failed runs or a regression, 2 bad input.
             """,
-        subcommands: [MatrixCommand.self, RunCommand.self, ReportCommand.self, DoctorCommand.self, CompareCommand.self, BaselineCommand.self, MergeCommand.self, CalibrateCommand.self],
+        subcommands: [MatrixCommand.self, RunCommand.self, ReportCommand.self, DoctorCommand.self, CompareCommand.self, BaselineCommand.self, MergeCommand.self, CalibrateCommand.self, AdviseCommand.self],
         defaultSubcommand: MatrixCommand.self
     )
 

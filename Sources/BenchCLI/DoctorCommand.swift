@@ -30,6 +30,7 @@ struct DoctorCommand: AsyncParsableCommand {
         }
         await tool("qemu-system-x86_64", ["--version"], fix: "apt-get install qemu-system-x86 (or run scripts/setup)")
         await tool("qemu-img", ["--version"], fix: "apt-get install qemu-utils (or run scripts/setup)")
+        checks.append(await Self.cacheTraceCheck())
 
         let kernel: GuestKernel?
         do {

@@ -1,0 +1,66 @@
+import Foundation
+
+/// The QEMU arguments that make it log cache misses (`CacheTrace`), as a
+/// value a QEMU command line appends. `-msg timestamp=on` is what puts
+/// `PID@SECONDS.MICROS:` on each line; it also timestamps QEMU's error
+/// messages on stderr, which a stderr parser must tolerate.
+public struct CacheTraceOptions: Hashable, Sendable, ModeledCommand {
+    /// Misses, miss reads and every lookup: enough for misses per lookup and
+    /// miss read time.
+    public static let allEvents: [CacheTraceEvent] = [.replaceEntry, .read, .done]
+
+    public var logFile: String
+    public var events: [CacheTraceEvent]
+
+    public init(logFile: String, events: [CacheTraceEvent] = Self.allEvents) {
+        self.logFile = logFile
+        self.events = events
+    }
+
+    /// `-trace enable=EVENT`... `-D FILE -msg timestamp=on` (argv pieces, no program name).
+    public var argv: [String] {
+        events.flatMap { ["-trace", "enable=\($0.rawValue)"] } + ["-D", logFile, "-msg", "timestamp=on"]
+    }
+}
+
+/// Reading a trace log file line by line, in bounded memory.
+public enum CacheTraceFile {
+    static let chunk = 1 << 16
+    /// Longer lines are not cache events; they are skipped, not buffered.
+    static let maxLine = 1 << 12
+
+    public static func summarize(path: String, window: Range<UInt64>? = nil) throws(OrchestratorError) -> CacheTraceSummary {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .io(what: "cannot open the QEMU trace log", path: path, errno: errno) }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: chunk)
+        var counter = CacheTraceCounter(window: window)
+        var carry: [UInt8] = []
+        var skipping = false
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, chunk) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(what: "cannot read the QEMU trace log", path: path, errno: errno)
+            }
+            if n == 0 { break }
+            for byte in buffer[0..<n] {
+                if byte == 0x0A {
+                    // An over-long line counts as ignored, like any other non-event.
+                    counter.consume(line: skipping ? "" : Substring(decoding: carry, as: UTF8.self))
+                    carry.removeAll(keepingCapacity: true)
+                    skipping = false
+                } else if !skipping {
+                    carry.append(byte)
+                    if carry.count > maxLine {
+                        skipping = true
+                        carry.removeAll(keepingCapacity: true)
+                    }
+                }
+            }
+        }
+        // A torn last line (QEMU still writing) is parsed if complete enough.
+        if !carry.isEmpty, !skipping { counter.consume(line: Substring(decoding: carry, as: UTF8.self)) }
+        return counter.result
+    }
+}
