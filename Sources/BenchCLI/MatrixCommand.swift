@@ -132,7 +132,7 @@ struct MatrixCommand: AsyncParsableCommand {
 
         let logger = guest.makeLogger()
         let progress = ProgressReporter()
-        progress.note("matrix \(matrix.name) (\(matrix.hash)): \(cells.count) cells x \(matrix.repetitions) = \(plan.count) runs -> \(outputDir)")
+        progress.note("matrix \(matrix.name) (\(matrix.hash)): \(cells.count) cells -> \(outputDir)")
         if let free, footprint.worstCaseBytes > free {
             progress.note("warning: " + DryRun.diskText(footprint: footprint, free: free, at: workParent))
         }
@@ -171,11 +171,16 @@ struct MatrixCommand: AsyncParsableCommand {
         let previousSlots = previous.records.filter { $0.slot != nil }
         let previousRuns = previous.records.filter { $0.slot == nil }
         let labels = CellLabels(cells: cells)
+        let tally = SlotTally()
+        for r in previousSlots { _ = tally.add(r, endsBlock: false) }
         let task = Task { () async throws -> MatrixOutcome in
             let (slots, qemuWall) = try await paired.run(
                 groups, previous: previousSlots, firstSequence: previous.nextSequence,
                 precision: { PairedAnalysis(records: $0).widestHalfWidth },
-                progress: { record, state in progress.slotFinished(record, state: state, label: labels.label(record.cellID)) })
+                progress: { record, state in
+                    let widest = tally.add(record, endsBlock: record.slot?.position == state.cellsPerBlock - 1)
+                    progress.slotFinished(record, state: state, label: labels.label(record.cellID), widestCI: widest)
+                })
             let next = (slots.map(\.sequence).max() ?? previous.nextSequence - 1) + 1
             let runs = try await session.run(
                 perRunPlan, done: ResumeState(records: previousRuns).done, firstSequence: next

@@ -14,6 +14,10 @@ public struct PairedProgress: Sendable {
     public var elapsedSeconds: Double
     /// Blocks the run expects to need (the minimum until a CI says more).
     public var plannedBlocks: Int
+    public var maxBlocks: Int
+    public var targetCI: Double?
+    /// Wall seconds the group may still use (nil: no budget).
+    public var budgetSeconds: Double?
 }
 
 /// Runs shared-guest groups in randomized complete blocks: every cell of a
@@ -306,7 +310,8 @@ actor SlotPlanner {
         let state = PairedProgress(
             group: group.id, groups: groups, block: record.repetition, position: record.slot?.position ?? 0,
             cellsPerBlock: group.cells.count, guest: guest,
-            elapsedSeconds: PairedSession.seconds(ContinuousClock.now - started), plannedBlocks: budget.minBlocks)
+            elapsedSeconds: PairedSession.seconds(ContinuousClock.now - started), plannedBlocks: budget.minBlocks,
+            maxBlocks: budget.maxBlocks, targetCI: budget.targetCI, budgetSeconds: budget.seconds)
         progress(record, state)
     }
 
