@@ -124,4 +124,14 @@ import Testing
         #expect(a.count == 12)
         #expect(Set(a).count == 12)
     }
+
+    /// The order is the project's own Fisher–Yates over (repetition, cell),
+    /// not the standard library's unspecified shuffle: pinned for one seed.
+    @Test func orderIsPinnedForASeed() {
+        let cells = (1...3).map { Cell(geometry: ImageGeometry(diskSize: .gib(UInt64($0)))) }
+        let plan = RunPlan.make(cells: cells, repetitions: 2, seed: 1)
+        let order = plan.map { "\($0.cell.geometry.diskSize)#\($0.repetition)" }
+        // Fisher–Yates of indices 0..<6 with SplitMix64(seed: 1): [2, 0, 1, 4, 5, 3]
+        #expect(order == ["3G#1", "1G#1", "2G#1", "2G#2", "3G#2", "1G#2"])
+    }
 }
