@@ -44,7 +44,9 @@ struct CalibrateCommand: AsyncParsableCommand {
                 InvalidValue(field: "--runs", value: "\(runs)", rule: "must be from \(Self.runRange.lowerBound) to \(Self.runRange.upperBound)")
                     .description)
         }
-        _ = try workload()
+        let cells = cells(try workload())
+        for cell in cells { try parsed { () throws(InvalidValue) in try cell.validate(spelling: .commandLine) } }
+        if let refusal = DiskFootprint.refusal(cells: cells, diskField: "--sweep") { throw ValidationError(refusal) }
     }
 
     /// The disks measured, native workload; each is also run with fio.
@@ -66,27 +68,32 @@ struct CalibrateCommand: AsyncParsableCommand {
         var fio = native
         fio.driver = .fio
         let disks = cells(native)
-        let log: ResultsLog?
-        do { log = try records.map { (path) throws(OrchestratorError) in try ResultsLog(path: path) } } catch {
-            throw fail(error.description, code: 2)
-        }
         let logger = guest.makeLogger()
         let progress = ProgressReporter()
 
-        let harness: Harness
-        do {
-            harness = try await Harness.prepare(
+        // Set up before the records file is opened: bad input writes nothing.
+        let setup = Task { () async throws -> (Harness, Harness) in
+            var base = try await Harness.prepare(
                 kernelDirectory: guest.kernel, accel: guest.accel.rawValue, matrixName: "calibrate", matrixHash: "-",
                 seed: seed, logger: logger)
-        } catch {
-            throw fail(error.description, code: 2)
+            base.context.extraKernelParameters = guest.kernelArgs
+            do { return (base, try await base.using(driver: .fio)) } catch {
+                base.shutdown()
+                throw error
+            }
         }
-        var base = harness
-        base.context.extraKernelParameters = guest.kernelArgs
+        Interrupts.install { setup.cancel() }
+        let base: Harness
         let fioHarness: Harness
         do {
-            fioHarness = try await base.using(driver: .fio)
+            (base, fioHarness) = try await setup.value
         } catch {
+            if Interrupts.interrupted { throw ExitCode(130) }
+            throw fail("\(error)", code: 2)
+        }
+        let harness = base
+        let log: ResultsLog?
+        do { log = try records.map { (path) throws(OrchestratorError) in try ResultsLog(path: path) } } catch {
             harness.shutdown()
             throw fail(error.description, code: 2)
         }
@@ -128,7 +135,7 @@ struct CalibrateCommand: AsyncParsableCommand {
         let report = Calibration(
             disks: disks, records: finished, workload: native, runs: runs, accel: harness.context.accel.accel, sweep: sweep)
         print(report.text(wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18))
-        if task.isCancelled { throw ExitCode(130) }
+        if task.isCancelled || Interrupts.interrupted { throw ExitCode(130) }
         if finished.contains(where: { $0.status != .ok }) || finished.count < plan.count { throw ExitCode(1) }
     }
 }

@@ -1,3 +1,4 @@
+import GuestWire
 import Qcow2Geometry
 
 /// A benchmark plan as a matrix file states it: one workload, a list of values
@@ -66,10 +67,6 @@ public struct Matrix: Hashable, Sendable {
     /// The most qcow2 cells a matrix may expand to; a guard against a typo
     /// that would schedule days of runs.
     public static let maxCells = 10_000
-    /// Smallest disk: the guest needs room for random offsets, and qcow2
-    /// metadata dominates below this.
-    public static let minDiskSize = ByteSize.mib(1)
-
     /// Defaults are those of a matrix file that omits the key; `validate()`
     /// before use.
     public init(
@@ -355,13 +352,5 @@ extension Matrix {
     /// A stable 16-hex-digit digest (FNV-1a 64) of `canonicalDescription`,
     /// recorded with every result so runs of the same experiment can be found
     /// and compared even when the file was reformatted or renamed.
-    public var hash: String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in canonicalDescription.utf8 {
-            h ^= UInt64(byte)
-            h = h &* 0x0000_0100_0000_01b3
-        }
-        let hex = String(h, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
-    }
+    public var hash: String { FNV1a64.hex(canonicalDescription) }
 }
