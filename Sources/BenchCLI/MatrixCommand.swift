@@ -24,7 +24,7 @@ struct MatrixCommand: AsyncParsableCommand {
     @Option(help: "Override the matrix seed (run order and guest offsets).") var seed: UInt64?
     @Option(help: ArgumentHelp("Output directory (default results/<UTC timestamp>).", valueName: "dir")) var output: String?
     @Flag(help: "Print the expanded cells and an estimated wall time; start nothing.") var dryRun = false
-    @Option(help: ArgumentHelp("Continue an interrupted matrix in DIR (same matrix file and overrides); recorded runs are skipped.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Continue an interrupted matrix in DIR (same matrix file and overrides); runs with a successful record are skipped, failed ones are tried again.", valueName: "dir"))
     var resume: String?
     @Option(help: "Extra attempts for a run that fails; every attempt is recorded.") var retries = 1
     @OptionGroup var shard: ShardOptions
@@ -85,10 +85,34 @@ struct MatrixCommand: AsyncParsableCommand {
             print(DryRun.diskText(footprint: footprint, free: free, at: workParent))
             return
         }
-        if let free, footprint.preparedBytes > free {
-            throw fail(
-                "host disk: the matrix's images need \(ByteSize(footprint.preparedBytes).humanReadable) at once under \(workParent), but only \(ByteSize(free).humanReadable) is free; set TMPDIR to a larger file system or shrink disk_size",
-                code: 2)
+        if let refusal = footprint.refusal(diskField: "image.disk_size", free: free, at: workParent) {
+            throw fail(refusal, code: 2)
+        }
+
+        // The harness (kernel, initramfs, accelerator) comes up before the
+        // output directory is made: bad input must leave nothing behind.
+        let logger = guest.makeLogger()
+        let setup = Task { () async throws -> Harness in
+            var base = try await Harness.prepare(
+                kernelDirectory: guest.kernel, accel: guest.accel.rawValue, matrixName: matrix.name, matrixHash: matrix.hash,
+                seed: matrix.seed, logger: logger)
+            base.context.extraKernelParameters = guest.kernelArgs
+            do { return try await base.using(driver: matrix.workload.driver) } catch {
+                base.shutdown()
+                throw error
+            }
+        }
+        Interrupts.install { setup.cancel() }
+        let harness: Harness
+        do {
+            harness = try await setup.value
+        } catch {
+            if Interrupts.interrupted { throw ExitCode(130) }
+            throw fail("\(error)", code: 2)
+        }
+        if Interrupts.interrupted {
+            harness.shutdown()
+            throw ExitCode(130)
         }
 
         let outputDir = resume ?? output ?? "results/\(Self.timestampDirectoryName())"
@@ -97,35 +121,28 @@ struct MatrixCommand: AsyncParsableCommand {
             try MatrixSession.prepareOutput(outputDir)
             lock = try DirectoryLock(outputDir)
         } catch {
+            harness.shutdown()
             throw fail(error.description, code: 2)
         }
         defer { lock.release() }
-        let previous = try resume.map { try Self.resumeState($0, matrix: matrix) } ?? ResumeState(records: [])
+        let previous: ResumeState
+        do {
+            previous = try resume.map { try Self.resumeState($0, matrix: matrix) } ?? ResumeState(records: [])
+        } catch {
+            harness.shutdown()
+            throw error
+        }
 
-        let logger = guest.makeLogger()
         let progress = ProgressReporter()
         progress.note("matrix \(matrix.name) (\(matrix.hash)): \(cells.count) cells x \(matrix.repetitions) = \(plan.count) runs -> \(outputDir)")
         if let free, footprint.worstCaseBytes > free {
             progress.note("warning: " + DryRun.diskText(footprint: footprint, free: free, at: workParent))
         }
-        let harness: Harness
-        do {
-            harness = try await Harness.prepare(
-                kernelDirectory: guest.kernel, accel: guest.accel.rawValue, matrixName: matrix.name, matrixHash: matrix.hash,
-                seed: matrix.seed, logger: logger)
-        } catch {
-            throw fail(error.description, code: 2)
-        }
         progress.note("accelerator: \(harness.context.accel.accel) (\(harness.context.accel.reason))")
         if resume != nil {
-            progress.note("resuming: \(previous.done.count) of \(plan.count) runs already recorded, \(plan.count - previous.done.count) to go")
+            progress.note("resuming: \(previous.done.count) of \(plan.count) runs already measured, \(plan.count - previous.done.count) to go (failed runs are tried again)")
         }
-        var ready = harness
-        ready.context.extraKernelParameters = guest.kernelArgs
-        do { ready = try await ready.using(driver: matrix.workload.driver) } catch {
-            harness.shutdown()
-            throw fail(error.description, code: 2)
-        }
+        let ready = harness
 
         let started = ContinuousClock.now
         let session = MatrixSession(harness: ready, outputDirectory: outputDir, retries: retries)
@@ -144,7 +161,7 @@ struct MatrixCommand: AsyncParsableCommand {
         case .success(let r): records = previous.records + r
         case .failure(let e): throw fail("\(e)", code: 1)
         }
-        let interrupted = task.isCancelled
+        let interrupted = task.isCancelled || Interrupts.interrupted
 
         if !records.isEmpty {
             do {
@@ -178,7 +195,9 @@ struct MatrixCommand: AsyncParsableCommand {
         return args.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
     }
 
-    /// Records already in a directory being resumed.
+    /// Records already in a directory being resumed. Only successful runs
+    /// count as done: a run whose attempts all failed is tried again (its
+    /// failed records stay), as the README says.
     struct ResumeState {
         var records: [RunRecord]
         var done: Set<RunKey> {

@@ -89,7 +89,7 @@ public struct BenchRunner: Sendable {
         for step in prep.commands {
             let out: ToolOutput
             do {
-                out = try await ToolRunner.run(step.argv)
+                out = try await ToolRunner.run(step.argv, watching: prep.files)
             } catch {
                 return failedPreparation(planned, sequence, attempt, "\(error)", provenance, Self.seconds(clock.now - prepStart))
             }

@@ -101,7 +101,7 @@ struct ReliabilityTests {
 
         let resumed = try await bench(["--matrix", file, "--resume", out], tmpdir: tmp)
         #expect(exitCode(resumed) == 0, "\(resumed.stderr)")
-        #expect(resumed.stderr.contains("resuming: 1 of 2 runs already recorded"), "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("resuming: 1 of 2 runs already measured"), "\(resumed.stderr)")
         let records = try ResultsLog.read(path: path)
         #expect(records.count == 2)
         #expect(Set(records.map(\.repetition)) == [1, 2])
