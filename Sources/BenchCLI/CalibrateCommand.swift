@@ -74,7 +74,7 @@ struct CalibrateCommand: AsyncParsableCommand {
         // Set up before the records file is opened: bad input writes nothing.
         let setup = Task { () async throws -> (Harness, Harness) in
             var base = try await Harness.prepare(
-                kernelDirectory: guest.kernel, accel: guest.accel.rawValue, matrixName: "calibrate", matrixHash: "-",
+                kernelDirectory: guest.kernel, accel: guest.accel, matrixName: "calibrate", matrixHash: "-",
                 seed: seed, logger: logger)
             base.context.extraKernelParameters = guest.kernelArgs
             do { return (base, try await base.using(driver: .fio)) } catch {
@@ -133,7 +133,7 @@ struct CalibrateCommand: AsyncParsableCommand {
         }
 
         let report = Calibration(
-            disks: disks, records: finished, workload: native, runs: runs, accel: harness.context.accel.accel, sweep: sweep)
+            disks: disks, records: finished, workload: native, runs: runs, accel: harness.context.accel.accel.rawValue, sweep: sweep)
         print(report.text(wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18))
         if task.isCancelled || Interrupts.interrupted { throw ExitCode(130) }
         if finished.contains(where: { $0.status != .ok }) || finished.count < plan.count { throw ExitCode(1) }
@@ -259,8 +259,8 @@ struct Calibration {
     }
 
     /// Where a sweep saturates: the lowest-coverage cell whose mean IOPS is
-    /// within this fraction of the best cell's.
-    static let kneeFraction = 0.9
+    /// within the reports' knee tolerance of the best cell's.
+    static let kneeFraction = 1 - Knee.defaultTolerance
 
     /// Direction and knee of the sweep, per driver: IOPS relative to the best
     /// cell, the sign of each step (and whether it exceeds the combined 95%
@@ -287,7 +287,7 @@ struct Calibration {
             let knee = stats.firstIndex { $0.mean >= Self.kneeFraction * best } ?? stats.count - 1
             shapes[driver] = (steps, knee)
             out.append(
-                "  \(driver.rawValue): \(rel);  steps \(words.joined(separator: ", "));  knee at \(Self.cellName(knee)) (first within \(Int(Self.kneeFraction * 100))% of best)"
+                "  \(driver.rawValue): \(rel);  steps \(words.joined(separator: ", "));  knee at \(Self.cellName(knee)) (first within \(Knee.defaultToleranceText) of best)"
             )
         }
         if let n = shapes[.native], let f = shapes[.fio] {

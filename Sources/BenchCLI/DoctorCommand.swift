@@ -61,8 +61,8 @@ struct DoctorCommand: AsyncParsableCommand {
                     launcher: GuestLauncher(logger: guest.makeLogger()), kernel: kernel, initramfs: initramfs,
                     qemuVersion: host.qemuVersion, hostKernel: host.hostKernel)
                 let kvm = await probe.probeKVM(workDirectory: work)
-                checks.append(Check(ok: kvm.accel == "kvm", name: "KVM", detail: kvm.accel == "kvm" ? kvm.reason : "unusable: \(kvm.reason); TCG will be used", optional: true))
-                let chosen = try await probe.decide(guest.accel.rawValue, workDirectory: work)
+                checks.append(Check(ok: kvm.accel == .kvm, name: "KVM", detail: kvm.accel == .kvm ? kvm.reason : "unusable: \(kvm.reason); TCG will be used", optional: true))
+                let chosen = try await probe.decide(guest.accel, workDirectory: work)
                 checks.append(Check(ok: true, name: "accelerator", detail: "\(chosen.accel) (\(chosen.reason))"))
             } catch {
                 checks.append(Check(ok: false, name: "accelerator", detail: "\(error)"))

@@ -94,7 +94,7 @@ struct MatrixCommand: AsyncParsableCommand {
         let logger = guest.makeLogger()
         let setup = Task { () async throws -> Harness in
             var base = try await Harness.prepare(
-                kernelDirectory: guest.kernel, accel: guest.accel.rawValue, matrixName: matrix.name, matrixHash: matrix.hash,
+                kernelDirectory: guest.kernel, accel: guest.accel, matrixName: matrix.name, matrixHash: matrix.hash,
                 seed: matrix.seed, logger: logger)
             base.context.extraKernelParameters = guest.kernelArgs
             do { return try await base.using(driver: matrix.workload.driver) } catch {
@@ -234,10 +234,7 @@ struct MatrixCommand: AsyncParsableCommand {
 
 /// What `--dry-run` prints.
 enum DryRun {
-    /// Per-run cost besides ramp + runtime under TCG on a 2-core host (boot,
-    /// image preparation, teardown, image removal): 7.8 s measured over the
-    /// 18 runs of results/reference.
-    static let overheadSeconds = 7.5
+    static let overheadSeconds = Matrix.runOverheadSeconds
 
     static func text(matrix: Matrix, cells: [Cell], runs: Int) -> String {
         var lines = ["matrix \(matrix.name) (\(matrix.source), hash \(matrix.hash)): \(cells.count) cells x \(matrix.repetitions) repeats = \(runs) runs, seed \(matrix.seed)"]

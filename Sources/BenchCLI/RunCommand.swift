@@ -102,7 +102,7 @@ struct RunCommand: AsyncParsableCommand {
         let harness: Harness
         do {
             harness = try await Harness.prepare(
-                kernelDirectory: guest.kernel, accel: guest.accel.rawValue, matrixName: "bench-run",
+                kernelDirectory: guest.kernel, accel: guest.accel, matrixName: "bench-run",
                 matrixHash: "-", seed: seed, logger: logger)
         } catch {
             if Task.isCancelled { throw CancellationError() }

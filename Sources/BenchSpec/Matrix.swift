@@ -303,10 +303,14 @@ extension Matrix {
     /// Runs the matrix schedules: every cell, `repetitions` times.
     public var runCount: Int { cells().count * repetitions }
 
+    /// Per-run cost besides ramp + runtime under TCG on a 2-core host (boot,
+    /// image preparation, teardown, image removal): 7.8 s measured over the
+    /// 18 runs of results/reference. `--dry-run` and planning both use it.
+    public static let runOverheadSeconds = 7.5
+
     /// Rough wall time of the whole matrix, for planning and progress output:
-    /// each run costs `overheadSeconds` (guest boot and teardown; about 4 s
-    /// under TCG on a 2-core machine) plus ramp and runtime.
-    public func estimatedSeconds(overheadSeconds: Double = 4) -> Double {
+    /// each run costs `overheadSeconds` plus ramp and runtime.
+    public func estimatedSeconds(overheadSeconds: Double = Matrix.runOverheadSeconds) -> Double {
         Double(runCount) * (overheadSeconds + Double(workload.totalMillis) / 1000)
     }
 }

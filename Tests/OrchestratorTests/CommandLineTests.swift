@@ -7,7 +7,7 @@ import Testing
 @Suite struct QemuCommandTests {
     func command(_ disk: GuestDisk) -> QemuCommand {
         QemuCommand(
-            accel: "tcg", kernel: "/k/vmlinuz", initrd: "/i.cpio", kernelParameters: ["qcb.spec=v1"], disk: disk,
+            accel: .tcg, kernel: "/k/vmlinuz", initrd: "/i.cpio", kernelParameters: ["qcb.spec=v1"], disk: disk,
             consolePath: "/w/console.log")
     }
 
@@ -39,7 +39,7 @@ import Testing
 
     @Test func kvmUsesHostCPU() {
         var c = command(.null(size: .mib(64)))
-        c.accel = "kvm"
+        c.accel = .kvm
         #expect(c.argv.starts(with: ["qemu-system-x86_64", "-accel", "kvm", "-cpu", "host"]))
     }
 
