@@ -134,7 +134,7 @@ struct CalibrateCommand: AsyncParsableCommand {
 
         let report = Calibration(
             disks: disks, records: finished, workload: native, runs: runs, accel: harness.context.accel.accel.rawValue, sweep: sweep)
-        print(report.text(wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18))
+        print(report.text(wallSeconds: wall.inSeconds))
         if task.isCancelled || Interrupts.interrupted { throw ExitCode(130) }
         if finished.contains(where: { $0.status != .ok }) || finished.count < plan.count { throw ExitCode(1) }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BenchSpec
 import Foundation
+import GuestWire
 import Orchestrator
 import Qcow2Geometry
 
@@ -172,7 +173,7 @@ struct MatrixCommand: AsyncParsableCommand {
             if output == nil { ReportFiles.pointLatest(at: outputDir) }
         }
 
-        let wallSeconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+        let wallSeconds = wall.inSeconds
         print(MatrixSummary.text(records: records, planned: plan.count, wallSeconds: wallSeconds, outputDirectory: outputDir))
         if interrupted {
             progress.note("interrupted: finished runs are in \(outputDir)/results.jsonl; continue with:")

@@ -71,3 +71,11 @@ public struct FNV1a64: Sendable {
         return h.hex
     }
 }
+
+extension Duration {
+    /// The duration in seconds, for records and reports (`Duration` has no
+    /// such accessor; every copy of this arithmetic was the same line).
+    public var inSeconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

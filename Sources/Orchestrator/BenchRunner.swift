@@ -126,7 +126,7 @@ public struct BenchRunner: Sendable {
     }
 
     static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        d.inSeconds
     }
 
     static func timestamp() -> String {

@@ -139,7 +139,7 @@ public struct GuestLauncher: Sendable {
         var outcome = GuestRunOutcome(
             result: nil, failure: nil,
             consoleTail: ConsoleTranscript.tail(console), stderrTail: ConsoleTranscript.tail(stderrText, lines: 10),
-            wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18,
+            wallSeconds: wall.inSeconds,
             reachedDriver: ConsoleTranscript.sawReady(console))
         (outcome.rss, outcome.hostBootMillis, outcome.phaseMarks) = samples.withLock { ($0.rss, $0.ready, $0.marks) }
         if let launchError {

@@ -43,3 +43,10 @@ extension SplitMix64 {
         return c.next()
     }
 }
+
+@Suite struct DurationSecondsTests {
+    @Test func secondsIncludeTheFraction() {
+        #expect(Duration.milliseconds(1500).inSeconds == 1.5)
+        #expect(Duration.seconds(-2).inSeconds == -2)
+    }
+}
