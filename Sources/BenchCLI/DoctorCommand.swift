@@ -30,6 +30,8 @@ struct DoctorCommand: AsyncParsableCommand {
         }
         await tool("qemu-system-x86_64", ["--version"], fix: "apt-get install qemu-system-x86 (or run scripts/setup)")
         await tool("qemu-img", ["--version"], fix: "apt-get install qemu-utils (or run scripts/setup)")
+        // Every QEMU and qemu-img is started through it, so they die with the harness.
+        await tool("setpriv", ["--version"], fix: "apt-get install util-linux")
 
         let kernel: GuestKernel?
         do {

@@ -64,7 +64,8 @@ public struct AccelProbe: Sendable {
                 return AccelDecision(accel: cached.accel, reason: cached.reason + " (cached probe)")
             }
             let d = await probeKVM(workDirectory: workDirectory)
-            if let data = try? JSONEncoder().encode(d) {
+            // A probe cut short by Ctrl-C proves nothing about KVM: not cached.
+            if !Task.isCancelled, let data = try? JSONEncoder().encode(d) {
                 try? FileManager.default.createDirectory(atPath: GuestKernel.cacheRoot, withIntermediateDirectories: true)
                 // A failed write only means the next harness probes again.
                 _ = FileManager.default.createFile(atPath: cachePath, contents: data)
