@@ -38,7 +38,9 @@ public final class WorkDirectory: Sendable {
         chmod(path, 0o700)
         ActiveWorkDirectories.register(path)
         let owner = Self.processStartTime(getpid()).map { "\(getpid()) \($0)\n" } ?? "\(getpid())\n"
-        _ = FileManager.default.createFile(atPath: path + "/" + Self.ownerFileName, contents: Data(owner.utf8), attributes: [.posixPermissions: 0o600])
+        // Best effort: without it the directory is never swept, only leaked.
+        _ = FileManager.default.createFile(
+            atPath: path + "/" + Self.ownerFileName, contents: Data(owner.utf8), attributes: [.posixPermissions: 0o600])
     }
 
     /// Removes the directory and everything in it.
