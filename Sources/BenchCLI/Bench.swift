@@ -14,7 +14,7 @@ struct Bench: AsyncParsableCommand {
               bench run --l2-cache-size 1M   measure one configuration
               bench doctor                   check QEMU, the guest kernel and KVM
 
-            Exit status: 0 success, 1 failed runs or a regression, 2 bad input.
+            Exit status: 0 success, 1 failed runs or a regression, 2 bad input, 130 interrupted.
             """,
         subcommands: [MatrixCommand.self, RunCommand.self, ReportCommand.self, DoctorCommand.self, CompareCommand.self, BaselineCommand.self, MergeCommand.self, CalibrateCommand.self, AdviseCommand.self],
         defaultSubcommand: MatrixCommand.self

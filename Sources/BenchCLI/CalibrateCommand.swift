@@ -44,7 +44,9 @@ struct CalibrateCommand: AsyncParsableCommand {
                 InvalidValue(field: "--runs", value: "\(runs)", rule: "must be from \(Self.runRange.lowerBound) to \(Self.runRange.upperBound)")
                     .description)
         }
-        _ = try workload()
+        let cells = cells(try workload())
+        for cell in cells { try parsed { () throws(InvalidValue) in try cell.validate(spelling: .commandLine) } }
+        if let refusal = DiskFootprint.refusal(cells: cells, diskField: "--sweep") { throw ValidationError(refusal) }
     }
 
     /// The disks measured, native workload; each is also run with fio.
@@ -66,27 +68,32 @@ struct CalibrateCommand: AsyncParsableCommand {
         var fio = native
         fio.driver = .fio
         let disks = cells(native)
-        let log: ResultsLog?
-        do { log = try records.map { (path) throws(OrchestratorError) in try ResultsLog(path: path) } } catch {
-            throw fail(error.description, code: 2)
-        }
         let logger = guest.makeLogger()
         let progress = ProgressReporter()
 
-        let harness: Harness
-        do {
-            harness = try await Harness.prepare(
-                kernelDirectory: guest.kernel, accel: guest.accel.rawValue, matrixName: "calibrate", matrixHash: "-",
+        // Set up before the records file is opened: bad input writes nothing.
+        let setup = Task { () async throws -> (Harness, Harness) in
+            var base = try await Harness.prepare(
+                kernelDirectory: guest.kernel, accel: guest.accel, matrixName: "calibrate", matrixHash: "-",
                 seed: seed, logger: logger)
-        } catch {
-            throw fail(error.description, code: 2)
+            base.context.extraKernelParameters = guest.kernelArgs
+            do { return (base, try await base.using(driver: .fio)) } catch {
+                base.shutdown()
+                throw error
+            }
         }
-        var base = harness
-        base.context.extraKernelParameters = guest.kernelArgs
+        Interrupts.install { setup.cancel() }
+        let base: Harness
         let fioHarness: Harness
         do {
-            fioHarness = try await base.using(driver: .fio)
+            (base, fioHarness) = try await setup.value
         } catch {
+            if Interrupts.interrupted { throw ExitCode(130) }
+            throw fail("\(error)", code: 2)
+        }
+        let harness = base
+        let log: ResultsLog?
+        do { log = try records.map { (path) throws(OrchestratorError) in try ResultsLog(path: path) } } catch {
             harness.shutdown()
             throw fail(error.description, code: 2)
         }
@@ -126,9 +133,9 @@ struct CalibrateCommand: AsyncParsableCommand {
         }
 
         let report = Calibration(
-            disks: disks, records: finished, workload: native, runs: runs, accel: harness.context.accel.accel, sweep: sweep)
-        print(report.text(wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18))
-        if task.isCancelled { throw ExitCode(130) }
+            disks: disks, records: finished, workload: native, runs: runs, accel: harness.context.accel.accel.rawValue, sweep: sweep)
+        print(report.text(wallSeconds: wall.inSeconds))
+        if task.isCancelled || Interrupts.interrupted { throw ExitCode(130) }
         if finished.contains(where: { $0.status != .ok }) || finished.count < plan.count { throw ExitCode(1) }
     }
 }
@@ -252,8 +259,8 @@ struct Calibration {
     }
 
     /// Where a sweep saturates: the lowest-coverage cell whose mean IOPS is
-    /// within this fraction of the best cell's.
-    static let kneeFraction = 0.9
+    /// within the reports' knee tolerance of the best cell's.
+    static let kneeFraction = 1 - Knee.defaultTolerance
 
     /// Direction and knee of the sweep, per driver: IOPS relative to the best
     /// cell, the sign of each step (and whether it exceeds the combined 95%
@@ -280,7 +287,7 @@ struct Calibration {
             let knee = stats.firstIndex { $0.mean >= Self.kneeFraction * best } ?? stats.count - 1
             shapes[driver] = (steps, knee)
             out.append(
-                "  \(driver.rawValue): \(rel);  steps \(words.joined(separator: ", "));  knee at \(Self.cellName(knee)) (first within \(Int(Self.kneeFraction * 100))% of best)"
+                "  \(driver.rawValue): \(rel);  steps \(words.joined(separator: ", "));  knee at \(Self.cellName(knee)) (first within \(Knee.defaultToleranceText) of best)"
             )
         }
         if let n = shapes[.native], let f = shapes[.fio] {

@@ -79,7 +79,7 @@ struct CompareCommand: AsyncParsableCommand {
 /// every failure is bad input (exit 2), reported in one line.
 enum ResultsInput {
     static func records(_ path: String) throws -> [RunRecord] {
-        let (_, jsonl) = ReportFiles.locate(path)
+        let jsonl = ReportFiles.locate(path).jsonl
         let records: [RunRecord]
         do { records = try ResultsLog.read(path: jsonl) } catch { throw fail(error.description, code: 2) }
         guard !records.isEmpty else { throw fail("\(jsonl): no records", code: 2) }

@@ -30,6 +30,8 @@ struct DoctorCommand: AsyncParsableCommand {
         }
         await tool("qemu-system-x86_64", ["--version"], fix: "apt-get install qemu-system-x86 (or run scripts/setup)")
         await tool("qemu-img", ["--version"], fix: "apt-get install qemu-utils (or run scripts/setup)")
+        // Every QEMU and qemu-img is started through it, so they die with the harness.
+        await tool("setpriv", ["--version"], fix: "apt-get install util-linux")
         checks.append(await Self.cacheTraceCheck())
 
         let kernel: GuestKernel?
@@ -62,8 +64,8 @@ struct DoctorCommand: AsyncParsableCommand {
                     launcher: GuestLauncher(logger: guest.makeLogger()), kernel: kernel, initramfs: initramfs,
                     qemuVersion: host.qemuVersion, hostKernel: host.hostKernel)
                 let kvm = await probe.probeKVM(workDirectory: work)
-                checks.append(Check(ok: kvm.accel == "kvm", name: "KVM", detail: kvm.accel == "kvm" ? kvm.reason : "unusable: \(kvm.reason); TCG will be used", optional: true))
-                let chosen = try await probe.decide(guest.accel.rawValue, workDirectory: work)
+                checks.append(Check(ok: kvm.accel == .kvm, name: "KVM", detail: kvm.accel == .kvm ? kvm.reason : "unusable: \(kvm.reason); TCG will be used", optional: true))
+                let chosen = try await probe.decide(guest.accel, workDirectory: work)
                 checks.append(Check(ok: true, name: "accelerator", detail: "\(chosen.accel) (\(chosen.reason))"))
             } catch {
                 checks.append(Check(ok: false, name: "accelerator", detail: "\(error)"))

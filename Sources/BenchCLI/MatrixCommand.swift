@@ -1,6 +1,7 @@
 import ArgumentParser
 import BenchSpec
 import Foundation
+import GuestWire
 import Orchestrator
 import Qcow2Geometry
 import Reporting
@@ -32,7 +33,7 @@ struct MatrixCommand: AsyncParsableCommand {
     var isolation: String?
     @Option(help: ArgumentHelp("Output directory (default results/<UTC timestamp>).", valueName: "dir")) var output: String?
     @Flag(help: "Print the expanded cells and an estimated wall time; start nothing.") var dryRun = false
-    @Option(help: ArgumentHelp("Continue an interrupted matrix in DIR (same matrix file and overrides); recorded runs are skipped.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Continue an interrupted matrix in DIR (same matrix file and overrides); runs with a successful record are skipped, failed ones are tried again.", valueName: "dir"))
     var resume: String?
     @Option(help: "Extra attempts for a run that fails; every attempt is recorded.") var retries = 1
     @OptionGroup var shard: ShardOptions
@@ -113,10 +114,34 @@ struct MatrixCommand: AsyncParsableCommand {
             print(DryRun.diskText(footprint: footprint, free: free, at: workParent))
             return
         }
-        if let free, footprint.preparedBytes > free {
-            throw fail(
-                "host disk: the matrix's images need \(ByteSize(footprint.preparedBytes).humanReadable) at once under \(workParent), but only \(ByteSize(free).humanReadable) is free; set TMPDIR to a larger file system or shrink disk_size",
-                code: 2)
+        if let refusal = footprint.refusal(diskField: "image.disk_size", free: free, at: workParent) {
+            throw fail(refusal, code: 2)
+        }
+
+        // The harness (kernel, initramfs, accelerator) comes up before the
+        // output directory is made: bad input must leave nothing behind.
+        let logger = guest.makeLogger()
+        let setup = Task { () async throws -> Harness in
+            var base = try await Harness.prepare(
+                kernelDirectory: guest.kernel, accel: guest.accel, matrixName: matrix.name, matrixHash: matrix.hash,
+                seed: matrix.seed, logger: logger)
+            base.context.extraKernelParameters = guest.kernelArgs
+            do { return try await base.using(driver: matrix.workload.driver) } catch {
+                base.shutdown()
+                throw error
+            }
+        }
+        Interrupts.install { setup.cancel() }
+        let harness: Harness
+        do {
+            harness = try await setup.value
+        } catch {
+            if Interrupts.interrupted { throw ExitCode(130) }
+            throw fail("\(error)", code: 2)
+        }
+        if Interrupts.interrupted {
+            harness.shutdown()
+            throw ExitCode(130)
         }
 
         let outputDir = resume ?? output ?? "results/\(Self.timestampDirectoryName())"
@@ -125,35 +150,28 @@ struct MatrixCommand: AsyncParsableCommand {
             try MatrixSession.prepareOutput(outputDir)
             lock = try DirectoryLock(outputDir)
         } catch {
+            harness.shutdown()
             throw fail(error.description, code: 2)
         }
         defer { lock.release() }
-        let previous = try resume.map { try Self.resumeState($0, matrix: matrix) } ?? ResumeState(records: [])
+        let previous: ResumeState
+        do {
+            previous = try resume.map { try Self.resumeState($0, matrix: matrix) } ?? ResumeState(records: [])
+        } catch {
+            harness.shutdown()
+            throw error
+        }
 
-        let logger = guest.makeLogger()
         let progress = ProgressReporter()
         progress.note("matrix \(matrix.name) (\(matrix.hash)): \(cells.count) cells -> \(outputDir)")
         if let free, footprint.worstCaseBytes > free {
             progress.note("warning: " + DryRun.diskText(footprint: footprint, free: free, at: workParent))
         }
-        let harness: Harness
-        do {
-            harness = try await Harness.prepare(
-                kernelDirectory: guest.kernel, accel: guest.accel.rawValue, matrixName: matrix.name, matrixHash: matrix.hash,
-                seed: matrix.seed, logger: logger)
-        } catch {
-            throw fail(error.description, code: 2)
-        }
         progress.note("accelerator: \(harness.context.accel.accel) (\(harness.context.accel.reason))")
         if resume != nil {
-            progress.note("resuming: \(previous.done.count) of \(plan.count) runs already recorded, \(plan.count - previous.done.count) to go")
+            progress.note("resuming: \(previous.done.count) of \(plan.count) runs already measured, \(plan.count - previous.done.count) to go (failed runs are tried again)")
         }
-        var ready = harness
-        ready.context.extraKernelParameters = guest.kernelArgs
-        do { ready = try await ready.using(driver: matrix.workload.driver) } catch {
-            harness.shutdown()
-            throw fail(error.description, code: 2)
-        }
+        let ready = harness
 
         let started = ContinuousClock.now
         let (groups, perRunCells) = GuestGroup.plan(cells, requested: matrix.pairing.isolation)
@@ -200,7 +218,7 @@ struct MatrixCommand: AsyncParsableCommand {
         case .success(let r): (records, qemuWall) = (previous.records + r.records, r.qemuWallSeconds)
         case .failure(let e): throw fail("\(e)", code: 1)
         }
-        let interrupted = task.isCancelled
+        let interrupted = task.isCancelled || Interrupts.interrupted
 
         if !records.isEmpty {
             do {
@@ -211,7 +229,7 @@ struct MatrixCommand: AsyncParsableCommand {
             if output == nil { ReportFiles.pointLatest(at: outputDir) }
         }
 
-        let wallSeconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+        let wallSeconds = wall.inSeconds
         print(MatrixSummary.text(records: records, planned: plan.count, wallSeconds: wallSeconds, qemuWallSeconds: qemuWall, outputDirectory: outputDir))
         if interrupted {
             progress.note("interrupted: finished runs are in \(outputDir)/results.jsonl; continue with:")
@@ -244,7 +262,9 @@ struct MatrixCommand: AsyncParsableCommand {
         return args.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
     }
 
-    /// Records already in a directory being resumed.
+    /// Records already in a directory being resumed. Only successful runs
+    /// count as done: a run whose attempts all failed is tried again (its
+    /// failed records stay), as the README says.
     struct ResumeState {
         var records: [RunRecord]
         var done: Set<RunKey> {
@@ -281,10 +301,7 @@ struct MatrixCommand: AsyncParsableCommand {
 
 /// What `--dry-run` prints.
 enum DryRun {
-    /// Per-run cost besides ramp + runtime under TCG on a 2-core host (boot,
-    /// image preparation, teardown, image removal): 7.8 s measured over the
-    /// 18 runs of results/reference.
-    static let overheadSeconds = 7.5
+    static let overheadSeconds = Matrix.runOverheadSeconds
     /// Per-slot cost besides the measured window in a shared guest: the
     /// steady-state warm-up (0.3 s at least) and the control round trip.
     static let slotOverheadSeconds = 0.45

@@ -42,13 +42,8 @@ struct MergeCommand: AsyncParsableCommand {
         let merged: [RunRecord]
         do { merged = try mergeShards(inputs) } catch { throw fail(error.description, code: 2) }
 
-        let encoder = ResultsLog.makeEncoder()
-        var data = Data()
         do {
-            for r in merged {
-                data.append(try encoder.encode(r))
-                data.append(0x0A)
-            }
+            let data = try ResultsLog.lines(merged)
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             let url = URL(fileURLWithPath: output).appendingPathComponent("results.jsonl")
             try data.write(to: url, options: .atomic)

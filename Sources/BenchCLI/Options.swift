@@ -1,15 +1,11 @@
 import ArgumentParser
 import BenchSpec
 import Logging
+import Orchestrator
 import Qcow2Geometry
 
 /// `--accel`: how the guest is executed.
-enum AccelChoice: String, ExpressibleByArgument, CaseIterable {
-    /// Probe KVM with a short boot, fall back to TCG.
-    case auto
-    case kvm
-    case tcg
-}
+extension AccelChoice: ExpressibleByArgument {}
 
 /// Options every command that boots guests shares.
 struct GuestOptions: ParsableArguments {

@@ -38,10 +38,8 @@ struct ReportCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (dir, jsonl) = ReportFiles.locate(directory)
-        let records: [RunRecord]
-        do { records = try ResultsLog.read(path: jsonl) } catch { throw fail(error.description, code: 2) }
-        guard !records.isEmpty else { throw fail("\(jsonl): no records", code: 2) }
+        let dir = ReportFiles.locate(directory).directory
+        let records = try ResultsInput.records(directory)
         // Check the document before writing anything: bad input changes nothing.
         let markers = DocsMarkers(validating: docsSection) ?? .results
         let docs = try docsFile.map {
@@ -92,8 +90,6 @@ struct DocsUpdate {
 
 /// Writes the derived report files of a results directory.
 enum ReportFiles {
-    static let names = ["runs.csv", "cells.csv", "report.md", "coverage.svg"]
-
     /// Accepts a directory or a path to its results.jsonl.
     static func locate(_ path: String) -> (directory: String, jsonl: String) {
         if path.hasSuffix(".jsonl") { return ((path as NSString).deletingLastPathComponent, path) }

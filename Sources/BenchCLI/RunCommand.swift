@@ -45,23 +45,12 @@ struct RunCommand: AsyncParsableCommand {
         let geometry = ImageGeometry(
             diskSize: try parsed { () throws(InvalidValue) in try ByteSize(parsing: diskSize, field: "--disk-size") },
             clusterSize: try parsed { () throws(InvalidValue) in try ByteSize(parsing: clusterSize, field: "--cluster-size") })
-        try parsed { () throws(InvalidValue) in try geometry.validate(clusterField: "--cluster-size") }
-        if geometry.diskSize < .mib(1) {
-            throw ValidationError(InvalidValue(field: "--disk-size", value: diskSize, rule: "must be at least 1M").description)
-        }
         let cache = CacheConfig(
             l2CacheSize: try parsed { () throws(InvalidValue) in try Setting(parsing: l2CacheSize, field: "--l2-cache-size") },
             l2CacheEntrySize: try parsed { () throws(InvalidValue) in try Setting(parsing: l2CacheEntrySize, field: "--l2-cache-entry-size") },
             refcountCacheSize: try parsed { () throws(InvalidValue) in try Setting(parsing: refcountCacheSize, field: "--refcount-cache-size") },
             cacheCleanInterval: try parsed { () throws(InvalidValue) in try Setting(parsingSeconds: cacheCleanInterval, field: "--cache-clean-interval") },
             cacheSize: try parsed { () throws(InvalidValue) in try Setting(parsing: cacheSize, field: "--cache-size") })
-        if disk.kind != .qcow2, !cache.isAllDefault {
-            throw ValidationError(
-                "--disk: invalid value \"\(disk.rawValue)\": qcow2 cache options (\(cache.blockdevOptions.map(\.key).joined(separator: ", "))) apply only to --disk qcow2")
-        }
-        try parsed { () throws(InvalidValue) in
-            try QemuCacheModel.validate(cache, geometry: geometry, fieldPrefix: "--")
-        }
         let workload = Workload(
             blockSize: try parsed { () throws(InvalidValue) in try ByteSize(parsing: blockSize, field: "--block-size") },
             iodepth: iodepth,
@@ -75,45 +64,61 @@ struct RunCommand: AsyncParsableCommand {
                     try WorkloadPhase.parseList(list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, field: "--phases")
                 }
             } ?? [])
-        try parsed { () throws(InvalidValue) in try workload.validate() }
-        return Parsed(cell: Cell(kind: disk.kind, state: imageState.state, geometry: geometry, cache: cache, workload: workload))
+        let cell = Cell(kind: disk.kind, state: imageState.state, geometry: geometry, cache: cache, workload: workload)
+        try parsed { () throws(InvalidValue) in try cell.validate(spelling: .commandLine) }
+        return Parsed(cell: cell)
     }
 
-    func validate() throws { _ = try parse() }
+    func validate() throws {
+        let cell = try parse().cell
+        if let refusal = DiskFootprint.refusal(cells: [cell], diskField: "--disk-size") { throw ValidationError(refusal) }
+    }
 
     func run() async throws {
         let cell = try parse().cell
+        // Installed before anything starts, so Ctrl-C during setup also
+        // stops cleanly and exits 130.
+        let task = Task { () async throws -> RunRecord in try await measure(cell) }
+        Interrupts.install { task.cancel() }
+        let result = await task.result
+        if case .success(let record) = result {
+            if json {
+                let data = try ResultsLog.makeEncoder().encode(record)
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print(Summary.text(record))
+            }
+        }
+        if Interrupts.interrupted { throw ExitCode(130) }
+        switch result {
+        case .failure(let error): throw error
+        case .success(let record): if record.status != .ok { throw ExitCode(1) }
+        }
+    }
+
+    /// Sets up a harness, runs the cell once and tears everything down.
+    func measure(_ cell: Cell) async throws -> RunRecord {
         let logger = guest.makeLogger()
         let harness: Harness
         do {
             harness = try await Harness.prepare(
-                kernelDirectory: guest.kernel, accel: guest.accel.rawValue, matrixName: "bench-run",
+                kernelDirectory: guest.kernel, accel: guest.accel, matrixName: "bench-run",
                 matrixHash: "-", seed: seed, logger: logger)
         } catch {
+            if Task.isCancelled { throw CancellationError() }
             throw fail(error.description, code: 2)
         }
+        defer { harness.shutdown() }
         var withArgs = harness
         withArgs.context.extraKernelParameters = guest.kernelArgs
         let ready: Harness
         do {
             ready = try await withArgs.using(driver: cell.workload.driver)
         } catch {
-            harness.shutdown()
+            if Task.isCancelled { throw CancellationError() }
             throw fail(error.description, code: 2)
         }
-        let runner = ready.runner
-        let task = Task { await runner.run(PlannedRun(cell: cell, repetition: 1), sequence: 0) }
-        Interrupts.install { task.cancel() }
-        let record = await task.value
-        harness.shutdown()
-
-        if json {
-            let data = try ResultsLog.makeEncoder().encode(record)
-            print(String(decoding: data, as: UTF8.self))
-        } else {
-            print(Summary.text(record))
-        }
-        if record.status != .ok { throw ExitCode(1) }
+        return await ready.runner.run(PlannedRun(cell: cell, repetition: 1), sequence: 0)
     }
 }
 

@@ -17,19 +17,18 @@ func uptimeMillis() -> UInt64 {
     return UInt64(ts.tv_sec) &* 1000 &+ UInt64(ts.tv_nsec) / 1_000_000
 }
 
-/// Splitmix64: a fast, seedable generator with good spread for offsets.
 /// Block-aligned random offsets: uniform over the span, or Zipf-skewed like
 /// fio's `random_distribution=zipf:THETA` (Gray et al.'s generator, as fio's
 /// lib/zipf.c; hot ranks scattered over the span by a hash so the hot set is
 /// not one contiguous region covered by a single L2 table).
 struct OffsetGenerator {
-    private var state: UInt64
+    private var rng: SplitMix64
     let blocks: UInt64
     let blockSize: UInt64
     private let zipf: ZipfParameters?
 
     init(seed: UInt64, spanBytes: UInt64, blockSize: UInt64, distribution: OffsetDistribution = .uniform) {
-        state = seed
+        rng = SplitMix64(seed: seed)
         self.blockSize = blockSize
         blocks = max(1, spanBytes / blockSize)
         if case .zipf(let t) = distribution {
@@ -40,17 +39,8 @@ struct OffsetGenerator {
     }
 
     @inline(__always)
-    mutating func nextRandom() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    @inline(__always)
     mutating func next() -> UInt64 {
-        let z = nextRandom()
+        let z = rng.next()
         guard let zipf else {
             // Lemire's multiply-high maps uniformly onto 0..<blocks without division.
             return z.multipliedFullWidth(by: blocks).high &* blockSize

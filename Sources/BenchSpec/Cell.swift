@@ -153,20 +153,6 @@ public struct Workload: Hashable, Sendable, Codable {
         if !phases.isEmpty { try c.encode(phases, forKey: .phases) }
     }
 
-    public func validate(prefix: String = "--") throws(InvalidValue) {
-        if blockSize.bytes % 512 != 0 || blockSize.bytes > 16 << 20 {
-            throw InvalidValue(field: prefix + "block-size", value: blockSize.description, rule: "must be a multiple of 512 bytes, at most 16M (O_DIRECT)")
-        }
-        if !(1...1024).contains(iodepth) {
-            throw InvalidValue(field: prefix + "iodepth", value: "\(iodepth)", rule: "must be from 1 to 1024")
-        }
-        if driver == .fio, !phases.isEmpty {
-            throw InvalidValue(
-                field: prefix + "phases", value: phases.map(\.description).joined(separator: ", "),
-                rule: "phases are run by the native driver only; fio runs one write phase (use driver native)")
-        }
-    }
-
     /// The guest's view of this workload on a disk of `diskSize`.
     public func guestSpec(diskSize: ByteSize, seed: UInt64) -> WorkloadSpec {
         WorkloadSpec(

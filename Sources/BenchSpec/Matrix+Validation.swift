@@ -65,12 +65,7 @@ extension Matrix {
                 field: "name", value: name,
                 rule: "must be 1 to 64 characters: letters, digits, '-', '_' or '.'")
         }
-        do throws(InvalidValue) {
-            try workload.validate(prefix: "workload.")
-        } catch {
-            // Workload names fields like CLI options; point at the TOML key.
-            throw error.field == "workload.block-size" ? error.at("workload.block_size") : error
-        }
+        try workload.validate(spelling: .matrix)
         if workload.runtime.milliseconds == 0 {
             throw InvalidValue(field: "workload.runtime", value: workload.runtime.description, rule: "must be greater than zero")
         }
@@ -78,11 +73,6 @@ extension Matrix {
             throw InvalidValue(
                 field: "workload.repeat", value: "\(repetitions)",
                 rule: "must be from \(Self.repetitionRange.lowerBound) to \(Self.repetitionRange.upperBound)")
-        }
-        for disk in diskSizes where workload.span.bytes(of: disk) < workload.blockSize.bytes {
-            throw InvalidValue(
-                field: "workload.span", value: workload.span.description,
-                rule: "must cover at least one block (\(workload.blockSize)) of every disk; on \(disk) it covers \(workload.span.bytes(of: disk)) bytes")
         }
     }
 
@@ -100,9 +90,7 @@ extension Matrix {
                     rule: "appears twice; list each value once (sizes compare by value, so 64K and 65536 are the same)")
             }
         }
-        for disk in diskSizes where disk < Self.minDiskSize || disk.bytes % 512 != 0 {
-            throw InvalidValue(field: "image.disk_size", value: disk.description, rule: "must be at least 1M and a multiple of 512 bytes")
-        }
+        for disk in diskSizes { try ImageGeometry.validateDiskSize(disk, field: FieldSpelling.matrix.name("image", "disk_size")) }
         for cluster in clusterSizes {
             for bits in refcountBits {
                 try ImageGeometry(diskSize: .gib(1), clusterSize: cluster, refcountBits: bits)
@@ -120,15 +108,7 @@ extension Matrix {
     /// Rules QEMU would enforce (or silently work around) when opening this
     /// cell's image, checked here so a bad matrix fails before the first boot.
     static func validateCombination(_ cell: Cell) throws(InvalidValue) {
-        try QemuCacheModel.validate(cell.cache, geometry: cell.geometry, fieldPrefix: "cache.")
-        if let refcount = cell.cache.refcountCacheSize.value {
-            let minimum = cell.geometry.clusterSize.bytes * QemuCacheModel.minRefcountClusters
-            if refcount.bytes < minimum {
-                throw InvalidValue(
-                    field: "cache.refcount_cache_size", value: refcount.description,
-                    rule: "must hold at least \(QemuCacheModel.minRefcountClusters) refcount blocks of the cluster size \(cell.geometry.clusterSize) (at least \(ByteSize(minimum))); QEMU would silently raise it")
-            }
-        }
+        try cell.validate(spelling: .matrix)
         if cell.hostIO.aio == "native" && !cell.hostIO.direct {
             throw InvalidValue(
                 field: "host.aio", value: "native",

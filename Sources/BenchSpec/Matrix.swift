@@ -1,3 +1,4 @@
+import GuestWire
 import Qcow2Geometry
 
 /// A benchmark plan as a matrix file states it: one workload, a list of values
@@ -69,10 +70,6 @@ public struct Matrix: Hashable, Sendable {
     /// The most qcow2 cells a matrix may expand to; a guard against a typo
     /// that would schedule days of runs.
     public static let maxCells = 10_000
-    /// Smallest disk: the guest needs room for random offsets, and qcow2
-    /// metadata dominates below this.
-    public static let minDiskSize = ByteSize.mib(1)
-
     /// Defaults are those of a matrix file that omits the key; `validate()`
     /// before use.
     public init(
@@ -309,10 +306,14 @@ extension Matrix {
     /// Runs the matrix schedules: every cell, `repetitions` times.
     public var runCount: Int { cells().count * repetitions }
 
+    /// Per-run cost besides ramp + runtime under TCG on a 2-core host (boot,
+    /// image preparation, teardown, image removal): 7.8 s measured over the
+    /// 18 runs of results/reference. `--dry-run` and planning both use it.
+    public static let runOverheadSeconds = 7.5
+
     /// Rough wall time of the whole matrix, for planning and progress output:
-    /// each run costs `overheadSeconds` (guest boot and teardown; about 4 s
-    /// under TCG on a 2-core machine) plus ramp and runtime.
-    public func estimatedSeconds(overheadSeconds: Double = 4) -> Double {
+    /// each run costs `overheadSeconds` plus ramp and runtime.
+    public func estimatedSeconds(overheadSeconds: Double = Matrix.runOverheadSeconds) -> Double {
         Double(runCount) * (overheadSeconds + Double(workload.totalMillis) / 1000)
     }
 }
@@ -359,13 +360,5 @@ extension Matrix {
     /// A stable 16-hex-digit digest (FNV-1a 64) of `canonicalDescription`,
     /// recorded with every result so runs of the same experiment can be found
     /// and compared even when the file was reformatted or renamed.
-    public var hash: String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in canonicalDescription.utf8 {
-            h ^= UInt64(byte)
-            h = h &* 0x0000_0100_0000_01b3
-        }
-        let hex = String(h, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
-    }
+    public var hash: String { FNV1a64.hex(canonicalDescription) }
 }

@@ -133,8 +133,6 @@ public struct MemoryProfile: Hashable, Sendable, Codable {
     }
 
     public var peakKiB: UInt64 { samples.map(\.kib).max() ?? 0 }
-    /// The last sample before QEMU exited.
-    public var lastKiB: UInt64 { samples.last?.kib ?? 0 }
 
     /// The latest sample taken at or before `millis` after QEMU started.
     public func sample(atMillis millis: Int) -> RSSSample? {

@@ -8,6 +8,9 @@
 /// tokens without it still decode.
 public struct WorkloadSpec: Hashable, Sendable, Codable {
     public static let parameterName = "qcb.spec"
+    /// I/Os in flight the driver accepts; the host refuses anything else
+    /// before a guest starts.
+    public static let iodepthRange: ClosedRange<UInt32> = 1...1024
     public static let wireVersion = "v1"
 
     /// Bytes per I/O; a multiple of 512.
@@ -118,7 +121,7 @@ public struct WorkloadSpec: Hashable, Sendable, Codable {
             phases = []
         }
         guard blockSize >= 512, blockSize % 512 == 0 else { throw WireError.badSpec("bs must be a multiple of 512") }
-        guard iodepth >= 1, iodepth <= 4096 else { throw WireError.badSpec("qd must be 1...4096") }
+        guard Self.iodepthRange.contains(iodepth) else { throw WireError.badSpec("qd must be \(Self.iodepthRange)") }
     }
 }
 

@@ -3,9 +3,24 @@ import Foundation
 import GuestWire
 import Logging
 
+/// What `--accel` asks for.
+public enum AccelChoice: String, Sendable, CaseIterable {
+    /// Probe KVM with a short boot, fall back to TCG.
+    case auto
+    case kvm
+    case tcg
+}
+
+/// The accelerator QEMU runs a guest with (`-accel`); its raw value is what
+/// records carry.
+public enum Accelerator: String, Sendable, Codable, Hashable, CaseIterable {
+    case kvm
+    case tcg
+}
+
 /// The accelerator a run uses and why.
 public struct AccelDecision: Sendable, Codable, Hashable {
-    public var accel: String
+    public var accel: Accelerator
     public var reason: String
 }
 
@@ -34,23 +49,23 @@ public struct AccelProbe: Sendable {
         return GuestKernel.cacheRoot + "/accel-\(h.hex).json"
     }
 
-    /// `requested` is `auto`, `kvm` or `tcg`.
-    public func decide(_ requested: String, workDirectory: WorkDirectory) async throws(OrchestratorError) -> AccelDecision {
+    public func decide(_ requested: AccelChoice, workDirectory: WorkDirectory) async throws(OrchestratorError) -> AccelDecision {
         switch requested {
-        case "tcg":
-            return AccelDecision(accel: "tcg", reason: "requested")
-        case "kvm":
+        case .tcg:
+            return AccelDecision(accel: .tcg, reason: "requested")
+        case .kvm:
             let probe = await probeKVM(workDirectory: workDirectory)
-            guard probe.accel == "kvm" else { throw .accelUnavailable(accel: "kvm", why: probe.reason) }
-            return AccelDecision(accel: "kvm", reason: "requested; probe booted")
-        default:
+            guard probe.accel == .kvm else { throw .accelUnavailable(accel: "kvm", why: probe.reason) }
+            return AccelDecision(accel: .kvm, reason: "requested; probe booted")
+        case .auto:
             if let data = FileManager.default.contents(atPath: cachePath),
                 let cached = try? JSONDecoder().decode(AccelDecision.self, from: data)
             {
                 return AccelDecision(accel: cached.accel, reason: cached.reason + " (cached probe)")
             }
             let d = await probeKVM(workDirectory: workDirectory)
-            if let data = try? JSONEncoder().encode(d) {
+            // A probe cut short by Ctrl-C proves nothing about KVM: not cached.
+            if !Task.isCancelled, let data = try? JSONEncoder().encode(d) {
                 try? FileManager.default.createDirectory(atPath: GuestKernel.cacheRoot, withIntermediateDirectories: true)
                 // A failed write only means the next harness probes again.
                 _ = FileManager.default.createFile(atPath: cachePath, contents: data)
@@ -62,19 +77,19 @@ public struct AccelProbe: Sendable {
     /// Boots with KVM on a null disk; KVM if the driver reports ready in time.
     public func probeKVM(workDirectory: WorkDirectory) async -> AccelDecision {
         guard FileManager.default.fileExists(atPath: "/dev/kvm") else {
-            return AccelDecision(accel: "tcg", reason: "no /dev/kvm")
+            return AccelDecision(accel: .tcg, reason: "no /dev/kvm")
         }
         guard access("/dev/kvm", R_OK | W_OK) == 0 else {
-            return AccelDecision(accel: "tcg", reason: "/dev/kvm not accessible (add the user to the kvm group)")
+            return AccelDecision(accel: .tcg, reason: "/dev/kvm not accessible (add the user to the kvm group)")
         }
         let spec = WorkloadSpec(blockSize: 4096, iodepth: 1, rampMillis: 0, runtimeMillis: 100, spanBytes: 0, seed: 1)
         let cmd = QemuCommand(
-            accel: "kvm", kernel: kernel.vmlinuz, initrd: initramfs.path, kernelParameters: [spec.kernelParameter],
+            accel: .kvm, kernel: kernel.vmlinuz, initrd: initramfs.path, kernelParameters: [spec.kernelParameter],
             disk: .null(size: .mib(64)), consolePath: workDirectory.path + "/probe-console.log")
         let deadline = Duration.seconds(15)
         let outcome = await launcher.run(cmd, workDirectory: workDirectory.path, deadline: deadline, stopAtReady: true)
-        if outcome.reachedDriver { return AccelDecision(accel: "kvm", reason: "KVM probe booted to the driver in \(String(format: "%.1f", outcome.wallSeconds)) s") }
+        if outcome.reachedDriver { return AccelDecision(accel: .kvm, reason: "KVM probe booted to the driver in \(String(format: "%.1f", outcome.wallSeconds)) s") }
         let why = outcome.stderrTail.last.map { "QEMU said: \($0)" } ?? "no boot within \(deadline) (nested virtualization unavailable?)"
-        return AccelDecision(accel: "tcg", reason: "KVM probe failed: \(why)")
+        return AccelDecision(accel: .tcg, reason: "KVM probe failed: \(why)")
     }
 }

@@ -36,7 +36,7 @@ public struct RunContext: Sendable {
         self.matrixName = matrixName
         self.matrixHash = matrixHash
         self.seed = seed
-        bootGrace = accel.accel == "kvm" ? .seconds(20) : .seconds(45)
+        bootGrace = accel.accel == .kvm ? .seconds(20) : .seconds(45)
     }
 }
 
@@ -79,7 +79,7 @@ public struct BenchRunner: Sendable {
         }
         let cmd = command(for: cell, prep: prep, repetition: planned.repetition, console: console)
         var provenance = Provenance(
-            qemuVersion: context.host.qemuVersion, accel: context.accel.accel, accelReason: context.accel.reason,
+            qemuVersion: context.host.qemuVersion, accel: context.accel.accel.rawValue, accelReason: context.accel.reason,
             guestKernel: context.kernel.version, hostCPU: context.host.hostCPU, hostKernel: context.host.hostKernel,
             imageFilesystem: context.imageFilesystem, gitRevision: context.host.gitRevision, matrixName: context.matrixName,
             matrixHash: context.matrixHash, seed: context.seed, startedAt: Self.timestamp(), qemuCommandLine: cmd.argv)
@@ -89,7 +89,7 @@ public struct BenchRunner: Sendable {
         for step in prep.commands {
             let out: ToolOutput
             do {
-                out = try await ToolRunner.run(step.argv)
+                out = try await ToolRunner.run(step.argv, watching: prep.files)
             } catch {
                 return failedPreparation(planned, sequence, attempt, "\(error)", provenance, Self.seconds(clock.now - prepStart))
             }
@@ -126,7 +126,7 @@ public struct BenchRunner: Sendable {
     }
 
     static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        d.inSeconds
     }
 
     static func timestamp() -> String {

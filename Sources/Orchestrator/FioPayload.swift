@@ -16,7 +16,7 @@ public struct FioPayload: Sendable, Hashable {
 
     /// Finds fio (`fio` on PATH unless `binary` is given) and its libraries.
     public static func locate(binary: String? = nil) async throws(OrchestratorError) -> FioPayload {
-        let fio = binary ?? resolve("fio")
+        let fio = binary ?? ExecutableSearch.find("fio")
         guard let fio, FileManager.default.isExecutableFile(atPath: fio) else {
             throw .toolMissing(tool: binary ?? "fio", hint: "install it with apt-get install fio (or run scripts/setup); needed for --driver fio")
         }
@@ -67,14 +67,5 @@ public struct FioPayload: Sendable, Hashable {
     static func pathBeforeAddress(_ text: String) -> String {
         if let paren = text.range(of: " (0x") { return String(text[..<paren.lowerBound]) }
         return text
-    }
-
-    static func resolve(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for dir in path.split(separator: ":") {
-            let p = "\(dir)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-        }
-        return nil
     }
 }

@@ -61,9 +61,11 @@ public struct GuestLauncher: Sendable {
         let samples = Mutex<(rss: [RSSSample], ready: Int?, marks: [PhaseMark])>(([], nil, []))
         defer { if let pid = launched.withLock({ $0 }) { ActiveProcesses.unregister(pid) } }
         do {
-            let argv = command.argv
+            let qemu = command.argv[0]
+            let argv = try DiesWithHarness.argv(
+                [FilePath(qemu).isAbsolute ? qemu : ExecutableSearch.find(qemu) ?? qemu] + command.argv.dropFirst())
             let r = try await Subprocess.run(
-                .path(FilePath(argv[0]).isAbsolute ? FilePath(argv[0]) : FilePath(Self.resolve(argv[0]))),
+                .path(FilePath(argv[0])),
                 arguments: Arguments(Array(argv.dropFirst())),
                 platformOptions: options,
                 input: .none,
@@ -137,7 +139,7 @@ public struct GuestLauncher: Sendable {
         var outcome = GuestRunOutcome(
             result: nil, failure: nil,
             consoleTail: ConsoleTranscript.tail(console), stderrTail: ConsoleTranscript.tail(stderrText, lines: 10),
-            wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18,
+            wallSeconds: wall.inSeconds,
             reachedDriver: ConsoleTranscript.sawReady(console))
         (outcome.rss, outcome.hostBootMillis, outcome.phaseMarks) = samples.withLock { ($0.rss, $0.ready, $0.marks) }
         if let launchError {
@@ -193,15 +195,5 @@ public struct GuestLauncher: Sendable {
         guard let close = stat.lastIndex(of: ")") else { return false }
         let rest = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces)
         return !(rest.hasPrefix("Z") || rest.hasPrefix("X"))
-    }
-
-    /// Resolves a bare tool name on PATH (QEMU's argv[0] is stored as given).
-    static func resolve(_ name: String) -> String {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for dir in path.split(separator: ":") {
-            let p = "\(dir)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-        }
-        return name
     }
 }

@@ -11,9 +11,8 @@ public struct Harness: Sendable {
 
     /// - Parameters:
     ///   - kernelDirectory: `--kernel`, or nil for the setup cache.
-    ///   - accel: `auto`, `kvm` or `tcg`.
     public static func prepare(
-        kernelDirectory: String?, accel: String, matrixName: String, matrixHash: String, seed: UInt64, logger: Logger
+        kernelDirectory: String?, accel: AccelChoice, matrixName: String, matrixHash: String, seed: UInt64, logger: Logger
     ) async throws(OrchestratorError) -> Harness {
         let kernel = try GuestKernel.locate(kernelDirectory)
         let initramfs = try Initramfs.prepare(kernel: kernel, guestBinary: guestBinaryPath())

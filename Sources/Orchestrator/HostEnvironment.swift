@@ -3,7 +3,6 @@ import Foundation
 /// Facts about the host that every record carries, gathered once.
 public struct HostEnvironment: Sendable, Codable, Hashable {
     public var qemuVersion: String
-    public var qemuImgVersion: String
     public var hostCPU: String
     public var hostKernel: String
     public var gitRevision: String
@@ -11,7 +10,6 @@ public struct HostEnvironment: Sendable, Codable, Hashable {
     public static func gather(qemu: String = "qemu-system-x86_64", repository: String? = nil) async -> HostEnvironment {
         func firstLine(_ s: String) -> String { s.split(separator: "\n").first.map(String.init) ?? "" }
         let q = (try? await ToolRunner.run([qemu, "--version"])).map { firstLine($0.stdout) } ?? "unknown"
-        let qi = (try? await ToolRunner.run(["qemu-img", "--version"])).map { firstLine($0.stdout) } ?? "unknown"
         let cpu = ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "")
             .split(separator: "\n").first { $0.hasPrefix("model name") }
             .flatMap { $0.split(separator: ":", maxSplits: 1).last }
@@ -19,7 +17,7 @@ public struct HostEnvironment: Sendable, Codable, Hashable {
         let kernel = ((try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8)) ?? "unknown")
             .trimmingCharacters(in: .whitespacesAndNewlines)
         return HostEnvironment(
-            qemuVersion: Self.version(from: q), qemuImgVersion: Self.version(from: qi),
+            qemuVersion: Self.version(from: q),
             hostCPU: cpu, hostKernel: kernel, gitRevision: await gitRevision(repository))
     }
 

@@ -10,15 +10,14 @@ struct HostSample: Sendable {
     var busy: UInt64
     /// QEMU's CPU time per thread role, nanoseconds (schedstat's run time,
     /// or utime + stime in jiffies converted where schedstat is missing).
-    var vcpu: UInt64
-    var iothread: UInt64
-    var mainLoop: UInt64
-    var other: UInt64
+    var threads: [String: (role: ThreadRole, nanos: UInt64)]
+
+    enum ThreadRole: Sendable { case vcpu, iothread, mainLoop, other }
 
     static var ticksPerSecond: Double { Double(max(1, sysconf(Int32(_SC_CLK_TCK)))) }
 
     static func take(qemuPid pid: pid_t) -> HostSample {
-        var s = HostSample(total: 0, steal: 0, busy: 0, vcpu: 0, iothread: 0, mainLoop: 0, other: 0)
+        var s = HostSample(total: 0, steal: 0, busy: 0, threads: [:])
         if let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
            let cpu = stat.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) {
             let v = cpu.split(separator: " ").dropFirst().compactMap { UInt64($0) }
@@ -42,28 +41,29 @@ struct HostSample: Sendable {
                let ns = sched.split(separator: " ").first.flatMap({ UInt64($0) }) {
                 cpu = ns
             }
-            if comm.hasPrefix("CPU ") {
-                s.vcpu += cpu
-            } else if comm.hasPrefix("IO ") {
-                s.iothread += cpu
-            } else if tid == "\(pid)" {
-                s.mainLoop += cpu
-            } else {
-                s.other += cpu
-            }
+            let role: ThreadRole =
+                comm.hasPrefix("CPU ") ? .vcpu : comm.hasPrefix("IO ") ? .iothread : tid == "\(pid)" ? .mainLoop : .other
+            s.threads[tid] = (role, cpu)
         }
         return s
     }
 
     /// What happened between `self` and a later sample, over `seconds`.
+    /// Per thread: a thread that started in between counts from zero; one
+    /// that ended in between is lost (QEMU's worker threads come and go).
     func noise(until later: HostSample, seconds: Double) -> HostNoise {
         let total = Double(later.total &- total)
-        func ms(_ a: UInt64, _ b: UInt64) -> Double { Double(b &- a) / 1e6 }
+        var byRole: [ThreadRole: UInt64] = [:]
+        for (tid, t) in later.threads {
+            let before = threads[tid]?.nanos ?? 0
+            byRole[t.role, default: 0] += t.nanos >= before ? t.nanos - before : 0
+        }
+        func ms(_ role: ThreadRole) -> Double { Double(byRole[role] ?? 0) / 1e6 }
         return HostNoise(
             seconds: seconds,
             stealPercent: total > 0 ? Double(later.steal &- steal) / total * 100 : 0,
             hostBusyPercent: total > 0 ? Double(later.busy &- busy) / total * 100 : 0,
-            qemuVcpuMillis: ms(vcpu, later.vcpu), qemuIothreadMillis: ms(iothread, later.iothread),
-            qemuMainLoopMillis: ms(mainLoop, later.mainLoop), qemuOtherMillis: ms(other, later.other))
+            qemuVcpuMillis: ms(.vcpu), qemuIothreadMillis: ms(.iothread),
+            qemuMainLoopMillis: ms(.mainLoop), qemuOtherMillis: ms(.other))
     }
 }

@@ -199,24 +199,3 @@ public struct Initramfs: Sendable {
         }
     }
 }
-
-/// FNV-1a, 64 bit: a content key for caches, not a security hash.
-struct FNV1a64 {
-    var state: UInt64 = 0xcbf2_9ce4_8422_2325
-
-    mutating func add(_ bytes: [UInt8]) {
-        var h = state
-        bytes.withUnsafeBufferPointer { buf in
-            for b in buf {
-                h ^= UInt64(b)
-                h &*= 0x100_0000_01b3
-            }
-        }
-        state = h
-    }
-
-    var hex: String {
-        let s = String(state, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
-    }
-}

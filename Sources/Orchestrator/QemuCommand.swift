@@ -16,7 +16,7 @@ public enum GuestDisk: Hashable, Sendable {
 public struct QemuCommand: ModeledCommand, Hashable {
     public var qemu: String = "qemu-system-x86_64"
     /// `kvm` or `tcg`.
-    public var accel: String
+    public var accel: Accelerator
     public var kernel: String
     public var initrd: String
     /// Extra kernel parameters (the workload spec).
@@ -31,12 +31,12 @@ public struct QemuCommand: ModeledCommand, Hashable {
     public var memoryMiB: Int = 256
     public var cpus: Int = 1
 
-    public init(accel: String, kernel: String, initrd: String, kernelParameters: [String], disk: GuestDisk, consolePath: String) {
+    public init(accel: Accelerator, kernel: String, initrd: String, kernelParameters: [String], disk: GuestDisk, consolePath: String) {
         self.init(accel: accel, kernel: kernel, initrd: initrd, kernelParameters: kernelParameters, disks: [disk], consolePath: consolePath)
     }
 
     public init(
-        accel: String, kernel: String, initrd: String, kernelParameters: [String], disks: [GuestDisk], consolePath: String,
+        accel: Accelerator, kernel: String, initrd: String, kernelParameters: [String], disks: [GuestDisk], consolePath: String,
         controlSocket: String? = nil
     ) {
         self.accel = accel
@@ -85,8 +85,8 @@ public struct QemuCommand: ModeledCommand, Hashable {
     }
 
     public var argv: [String] {
-        var a = [qemu, "-accel", accel]
-        if accel == "kvm" { a += ["-cpu", "host"] }
+        var a = [qemu, "-accel", accel.rawValue]
+        if accel == .kvm { a += ["-cpu", "host"] }
         a += [
             "-m", "\(memoryMiB)", "-smp", "\(cpus)",
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",

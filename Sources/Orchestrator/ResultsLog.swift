@@ -53,6 +53,17 @@ public final class ResultsLog: @unchecked Sendable {
         return e
     }
 
+    /// Records as a records file holds them: one JSON line each.
+    public static func lines(_ records: [RunRecord]) throws -> Data {
+        let encoder = makeEncoder()
+        var data = Data()
+        for r in records {
+            data.append(try encoder.encode(r))
+            data.append(0x0A)
+        }
+        return data
+    }
+
     public func append(_ record: RunRecord) throws(OrchestratorError) {
         var data: Data
         do { data = try encoder.encode(record) } catch { throw .io(what: "cannot encode record for", path: path, errno: EINVAL) }

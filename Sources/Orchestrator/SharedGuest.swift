@@ -74,9 +74,11 @@ public struct SharedGuestLauncher: Sendable {
         defer { if let pid = launched.withLock({ $0 }) { ActiveProcesses.unregister(pid) } }
         let state = GuestState()
         do {
-            let argv = command.argv
+            let qemu = command.argv[0]
+            let argv = try DiesWithHarness.argv(
+                [FilePath(qemu).isAbsolute ? qemu : ExecutableSearch.find(qemu) ?? qemu] + command.argv.dropFirst())
             let r = try await Subprocess.run(
-                .path(FilePath(argv[0]).isAbsolute ? FilePath(argv[0]) : FilePath(GuestLauncher.resolve(argv[0]))),
+                .path(FilePath(argv[0])),
                 arguments: Arguments(Array(argv.dropFirst())),
                 platformOptions: options,
                 input: .none,

@@ -19,10 +19,16 @@ public final class WorkDirectory: Sendable {
         return UInt64(st.f_bavail) * UInt64(st.f_frsize)
     }
 
-    /// Creates `$TMPDIR/qcow2-cache-bench.XXXXXX` (or under `parent`).
+    static let namePrefix = "qcow2-cache-bench."
+    /// `PID STARTTIME` of the harness that made the directory.
+    static let ownerFileName = "owner"
+
+    /// Creates `$TMPDIR/qcow2-cache-bench.XXXXXX` (or under `parent`), after
+    /// removing directories there whose harness is gone (`removeStale`).
     public init(parent: String? = nil) throws(OrchestratorError) {
         let base = parent ?? Self.defaultParent
-        var template = Array("\(base)/qcow2-cache-bench.XXXXXX".utf8CString)
+        Self.removeStale(in: base)
+        var template = Array("\(base)/\(Self.namePrefix)XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { buf -> Bool in
             guard let base = buf.baseAddress else { return false }
             return mkdtemp(base) != nil
@@ -31,6 +37,10 @@ public final class WorkDirectory: Sendable {
         path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         chmod(path, 0o700)
         ActiveWorkDirectories.register(path)
+        let owner = Self.processStartTime(getpid()).map { "\(getpid()) \($0)\n" } ?? "\(getpid())\n"
+        // Best effort: without it the directory is never swept, only leaked.
+        _ = FileManager.default.createFile(
+            atPath: path + "/" + Self.ownerFileName, contents: Data(owner.utf8), attributes: [.posixPermissions: 0o600])
     }
 
     /// Removes the directory and everything in it.
@@ -39,8 +49,36 @@ public final class WorkDirectory: Sendable {
         ActiveWorkDirectories.unregister(path)
     }
 
-    /// Removes one file inside the directory (an image between runs).
-    public func removeFile(_ name: String) {
-        try? FileManager.default.removeItem(atPath: path + "/" + name)
+    /// Removes work directories under `parent` whose owner process is gone
+    /// (a harness killed with `kill -9` cannot clean up after itself; its
+    /// QEMU died with it, its images did not). The owner is a pid plus its
+    /// start time, so a recycled pid does not keep a stale directory alive.
+    /// Directories without an owner file are left alone: they may belong to
+    /// an older harness still running. Returns the removed paths.
+    @discardableResult
+    public static func removeStale(in parent: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []
+        var removed: [String] = []
+        for name in names where name.hasPrefix(namePrefix) {
+            let dir = parent + "/" + name
+            guard let text = try? String(contentsOfFile: dir + "/" + ownerFileName, encoding: .utf8) else { continue }
+            let fields = text.split(whereSeparator: \.isWhitespace)
+            guard let first = fields.first, let pid = pid_t(first) else { continue }
+            let recorded = fields.dropFirst().first.flatMap { UInt64($0) }
+            let alive = processStartTime(pid).map { start in recorded.map { $0 == start } ?? true } ?? false
+            if alive { continue }
+            if (try? FileManager.default.removeItem(atPath: dir)) != nil { removed.append(dir) }
+        }
+        return removed
+    }
+
+    /// Field 22 of /proc/PID/stat (clock ticks after boot), nil when no such process.
+    static func processStartTime(_ pid: pid_t) -> UInt64? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        // After "pid (comm)" come fields 3, 4, ...: starttime is the 20th of them.
+        let rest = stat[stat.index(after: close)...].split(separator: " ")
+        return rest.count > 19 ? UInt64(rest[19]) : nil
     }
 }

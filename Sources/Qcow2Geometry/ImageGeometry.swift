@@ -48,6 +48,17 @@ public struct ImageGeometry: Hashable, Sendable, Codable {
         min(100, Double(covered) / Double(diskSize.bytes) * 100)
     }
 
+    /// Smallest disk: the guest needs room for random offsets, and qcow2
+    /// metadata dominates below this.
+    public static let minDiskSize = ByteSize.mib(1)
+
+    /// Disk sizes: at least `minDiskSize` and whole 512-byte sectors.
+    public static func validateDiskSize(_ size: ByteSize, field: String) throws(InvalidValue) {
+        if size < minDiskSize || size.bytes % 512 != 0 {
+            throw InvalidValue(field: field, value: size.description, rule: "must be at least 1M and a multiple of 512 bytes")
+        }
+    }
+
     /// Checks the cluster size and refcount width against qcow2's limits.
     public func validate(clusterField: String = "cluster_size", refcountField: String = "refcount_bits") throws(InvalidValue) {
         if !clusterSize.isPowerOfTwo || clusterSize < Self.minClusterSize || clusterSize > Self.maxClusterSize {

@@ -84,6 +84,14 @@ public enum QemuCacheModel {
                     rule: "must hold at least \(minL2Entries) L2 cache entries of \(entry) (at least \(ByteSize(entry.bytes * minL2Entries))); QEMU would silently raise it")
             }
         }
+        if let refcount = config.refcountCacheSize.value {
+            let minimum = ByteSize(geometry.clusterSize.bytes * minRefcountClusters)
+            if refcount < minimum {
+                throw InvalidValue(
+                    field: field("refcount_cache_size"), value: refcount.description,
+                    rule: "must hold at least \(minRefcountClusters) refcount blocks of the cluster size \(geometry.clusterSize) (at least \(minimum)); QEMU would silently raise it")
+            }
+        }
         if let i = config.cacheCleanInterval.value, i < 0 || i > Int(UInt32.max) {
             throw InvalidValue(field: field("cache_clean_interval"), value: "\(i)", rule: "must be a whole number of seconds from 0 to \(UInt32.max)")
         }

@@ -34,8 +34,6 @@ public struct CellSummary: Hashable, Sendable {
     public var isReference: Bool { cell.kind != .qcow2 }
     /// The series this cell belongs to (nil for reference cells).
     public var series: SeriesKey? { SeriesKey(cell) }
-    /// Runs that produced a result.
-    public var successfulRuns: Int { runs - failedRuns }
 
     /// Aggregates `records` (sorted by sequence); nil when there are none.
     init?(cellID: String, records: [RunRecord]) {
@@ -159,6 +157,10 @@ public struct Knee: Hashable, Sendable {
     public let best: CellSummary
     /// Fraction below the best that still counts as "as good" (0.05 = 5%).
     public let tolerance: Double
+    /// The project's knee rule; every report and `bench calibrate` use it.
+    public static let defaultTolerance = 0.05
+    /// `defaultTolerance` as reports print it: `5%`.
+    public static var defaultToleranceText: String { "\(Int((defaultTolerance * 100).rounded()))%" }
     /// Cells of the series with at least one successful run.
     public let measuredCells: Int
 
@@ -295,7 +297,7 @@ public struct ResultSet: Hashable, Sendable {
     /// with the smallest effective L2 cache (ties: lower coverage, then cell
     /// ID) whose mean IOPS is at least `(1 - tolerance)` times the series'
     /// best mean. Nil when no cell of the series has a successful run.
-    public func knee(of series: SeriesKey, tolerance: Double = 0.05) -> Knee? {
+    public func knee(of series: SeriesKey, tolerance: Double = Knee.defaultTolerance) -> Knee? {
         let measured = cells(in: series).filter { $0.iops != nil }
         guard let best = Self.bestByMean(measured), let bestMean = best.iops?.mean else { return nil }
         let threshold = bestMean * (1 - tolerance)
@@ -309,7 +311,7 @@ public struct ResultSet: Hashable, Sendable {
     }
 
     /// The knee of every series that has one, in `series` order.
-    public func knees(tolerance: Double = 0.05) -> [Knee] {
+    public func knees(tolerance: Double = Knee.defaultTolerance) -> [Knee] {
         series.compactMap { knee(of: $0, tolerance: tolerance) }
     }
 

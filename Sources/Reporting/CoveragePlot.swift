@@ -360,7 +360,7 @@ private struct CoveragePlot {
             s.add(
                 "<circle cx=\"\(fixed(lx + 14, 1))\" cy=\"\(fixed(ly - 4, 1))\" r=\"8\" fill=\"none\" stroke=\"#333333\" "
                     + "stroke-width=\"1.5\"/>")
-            s.text(lx + 36, ly, "knee: smallest L2 cache within 5%", size: 11)
+            s.text(lx + 36, ly, "knee: smallest L2 cache within \(Knee.defaultToleranceText)", size: 11)
             s.text(lx + 36, ly + 14, "of the series' best mean IOPS", size: 11)
         }
     }

@@ -268,7 +268,7 @@ private func kneeSection(_ set: ResultSet, into md: inout MarkdownWriter) {
     }
     md.line(
         "A series is the qcow2 cells that differ only in `l2-cache-size` (or only in `cache-size`, for cells sized by it). Its knee is the cell with the smallest "
-            + "effective L2 cache whose mean IOPS is within 5% of the series' best mean: past it, more cache "
+            + "effective L2 cache whose mean IOPS is within \(Knee.defaultToleranceText) of the series' best mean: past it, more cache "
             + "memory buys no measurable speed.")
     md.blank()
     let series = set.series

@@ -29,104 +29,188 @@ func makeTempDir() throws -> String {
     return dir
 }
 
-/// Bad input: one line naming field, value and rule; exit 2; nothing started or written.
+/// One bad input to any command: a command line, optionally with a matrix
+/// file. `{dir}` in `args` is the test's directory (also the working
+/// directory), `{m}` the matrix file written from `toml`. Every string in
+/// `expected` must appear in the one error line: the option or key, the
+/// value and what is allowed.
+struct BadInput: Sendable, CustomTestStringConvertible {
+    var args: [String]
+    var toml: String?
+    var expected: [String]
+
+    init(_ args: [String], toml: String? = nil, _ expected: String...) {
+        self.args = args
+        self.toml = toml
+        self.expected = expected
+    }
+
+    var testDescription: String { (args + (toml.map { ["<<", $0] } ?? [])).joined(separator: " ") }
+}
+
+/// Bad input to every command: one line naming field, value and rule; exit
+/// 2; no file, directory or process left behind.
 @Suite struct BadInputTests {
-    static let cases: [([String], String)] = [
-        (["run", "--l2-cache-size", "12Q"], "--l2-cache-size: invalid value \"12Q\""),
-        (["run", "--disk-size=-1"], "--disk-size: invalid value \"-1\""),
-        (["run", "--disk-size", "1.5M"], "--disk-size: invalid value \"1.5M\""),
-        (["run", "--disk-size", "0"], "--disk-size: invalid value \"0\""),
-        (["run", "--disk-size", "99999999999999999999"], "--disk-size"),
-        (["run", "--cluster-size", "3000"], "--cluster-size: invalid value \"3000\": qcow2 cluster sizes are powers of two from 512 to 2M"),
-        (["run", "--cluster-size", "4M"], "--cluster-size"),
-        (["run", "--l2-cache-entry-size", "128K"], "--l2-cache-entry-size: invalid value \"128K\""),
-        (["run", "--cache-clean-interval=-3"], "--cache-clean-interval: invalid value \"-3\""),
-        (["run", "--runtime", "10x"], "--runtime: invalid value \"10x\""),
-        (["run", "--iodepth", "0"], "--iodepth: invalid value \"0\""),
-        (["run", "--disk", "raw", "--refcount-cache-size", "1M"], "apply only to --disk qcow2"),
-        (["run", "--accel", "xen"], "xen"),
-        (["run", "--kernel", "/nonexistent/kernel"], "guest kernel not found at /nonexistent/kernel"),
-        (["--matrix", "/nonexistent.toml"], "/nonexistent.toml: cannot read matrix file"),
-        (["--matrix", "--repeat", "0"], "--repeat: invalid value \"0\""),
-        (["report", "/nonexistent-dir"], "cannot read records"),
-        (["report", "/nonexistent-dir", "--update-docs", "README.md", "--docs-section", "Cache Size"],
-         "--docs-section: invalid value \"Cache Size\": must be 1 to 40 lowercase letters, digits or '-'"),
-        (["run", "--disk", "raw", "--l2-cache-size", "1M"], "apply only to --disk qcow2"),
-        (["run", "--disk", "null", "--cache-clean-interval", "5"], "apply only to --disk qcow2"),
-        (["run", "--cluster-size", "4K", "--l2-cache-entry-size", "8K"], "must be a power of two from 512 to the cluster size (4K)"),
-        (["run", "--l2-cache-entry-size", "3000"], "--l2-cache-entry-size: invalid value \"3000\""),
-        (["run", "--cache-size", "1M", "--l2-cache-size", "512K", "--refcount-cache-size", "256K"],
-         "--cache-size: invalid value \"1M\": cannot be set together with both l2_cache_size and refcount_cache_size"),
-        (["run", "--cache-size", "1M", "--l2-cache-size", "2M"], "--l2-cache-size: invalid value \"2M\": may not exceed cache_size (1M)"),
-        (["run", "--disk", "null", "--cache-size", "1M"], "apply only to --disk qcow2"),
-        (["run", "--l2-cache-size", "4K"], "must hold at least 2 L2 cache entries"),
-        (["run", "--span", "0%"], "--span: invalid value \"0%\""),
-        (["run", "--span", "101%"], "--span: invalid value \"101%\""),
-        (["run", "--block-size", "1000"], "--block-size: invalid value \"1000\": must be a multiple of 512"),
-        (["run", "--ramp=-1s"], "--ramp: invalid value \"-1s\""),
-        (["run", "--runtime", ""], "--runtime: invalid value \"\""),
-        (["run", "--disk-size", "512"], "--disk-size: invalid value \"512\": must be at least 1M"),
-        (["run", "--seed", "abc"], "abc"),
-        (["run", "--image-state", "snapshotted"], "snapshotted"),
-        (["--matrix", "--retries", "9"], "--retries: invalid value \"9\": must be from 0 to 5"),
-        (["--matrix", "--resume", "/nonexistent-results"], "--resume: invalid value \"/nonexistent-results\": no results.jsonl there"),
-        (["--matrix", "--runtime", "5parsecs"], "--runtime: invalid value \"5parsecs\""),
-        (["calibrate", "--runs", "1"], "--runs: invalid value \"1\": must be from 2 to 100"),
-        (["calibrate", "--runtime", "0s"], "--runtime: invalid value \"0s\""),
-        (["calibrate", "--ramp", "soon"], "--ramp: invalid value \"soon\""),
-        (["run", "--driver", "spdk"], "spdk"),
+    static let cases: [BadInput] = [
+        // bench run: sizes, cache values, workload, guest options.
+        BadInput(["run", "--l2-cache-size", "12Q"], "--l2-cache-size: invalid value \"12Q\""),
+        BadInput(["run", "--disk-size=-1"], "--disk-size: invalid value \"-1\""),
+        BadInput(["run", "--disk-size", "1.5M"], "--disk-size: invalid value \"1.5M\""),
+        BadInput(["run", "--disk-size", "0"], "--disk-size: invalid value \"0\""),
+        BadInput(["run", "--disk-size", "99999999999999999999"], "--disk-size: invalid value \"99999999999999999999\""),
+        BadInput(["run", "--disk-size", "512"], "--disk-size: invalid value \"512\": must be at least 1M"),
+        BadInput(["run", "--disk-size", "1048577"], "--disk-size: invalid value \"1048577\": must be at least 1M and a multiple of 512 bytes"),
+        // 8P preallocated needs terabytes of L2 tables: refused with both numbers, no qemu-img started.
+        BadInput(["run", "--disk-size", "8P"], "--disk-size: invalid value \"8P\": the images need 2 TiB", "is free there"),
+        BadInput(["run", "--cluster-size", "3000"], "--cluster-size: invalid value \"3000\": qcow2 cluster sizes are powers of two from 512 to 2M"),
+        BadInput(["run", "--cluster-size", "4M"], "--cluster-size: invalid value \"4M\""),
+        BadInput(["run", "--l2-cache-entry-size", "128K"], "--l2-cache-entry-size: invalid value \"128K\""),
+        BadInput(["run", "--l2-cache-entry-size", "3000"], "--l2-cache-entry-size: invalid value \"3000\""),
+        BadInput(["run", "--l2-cache-entry-size", "256"], "--l2-cache-entry-size: invalid value \"256\": must be a power of two from 512 to the cluster size (64K)"),
+        BadInput(["run", "--cluster-size", "4K", "--l2-cache-entry-size", "8K"], "--l2-cache-entry-size: invalid value \"8K\": must be a power of two from 512 to the cluster size (4K)"),
+        BadInput(["run", "--cache-clean-interval=-3"], "--cache-clean-interval: invalid value \"-3\""),
+        BadInput(["run", "--cache-clean-interval", "99999999999"], "--cache-clean-interval: invalid value \"99999999999\": expected a whole number of seconds from 0 to 4294967295"),
+        BadInput(["run", "--l2-cache-size", "4K"], "--l2-cache-size: invalid value \"4K\": must hold at least 2 L2 cache entries"),
+        BadInput(["run", "--refcount-cache-size", "64K"], "--refcount-cache-size: invalid value \"64K\": must hold at least 4 refcount blocks of the cluster size 64K (at least 256K)"),
+        BadInput(["run", "--cache-size", "1M", "--l2-cache-size", "512K", "--refcount-cache-size", "256K"],
+                 "--cache-size: invalid value \"1M\": cannot be set together with both l2_cache_size and refcount_cache_size"),
+        BadInput(["run", "--cache-size", "1M", "--l2-cache-size", "2M"], "--l2-cache-size: invalid value \"2M\": may not exceed cache_size (1M)"),
+        BadInput(["run", "--disk", "raw", "--refcount-cache-size", "1M"], "--disk: invalid value \"raw\"", "apply only to --disk qcow2"),
+        BadInput(["run", "--disk", "raw", "--l2-cache-size", "1M"], "--disk: invalid value \"raw\"", "apply only to --disk qcow2"),
+        BadInput(["run", "--disk", "null", "--cache-clean-interval", "5"], "--disk: invalid value \"null\"", "apply only to --disk qcow2"),
+        BadInput(["run", "--disk", "null", "--cache-size", "1M"], "--disk: invalid value \"null\"", "apply only to --disk qcow2"),
+        BadInput(["run", "--span", "0%"], "--span: invalid value \"0%\""),
+        BadInput(["run", "--span", "101%"], "--span: invalid value \"101%\""),
+        // 50 bytes is less than one 4K block: every write would land at offset 0.
+        BadInput(["run", "--span", "50"], "--span: invalid value \"50\": must cover at least one block (4K)"),
+        BadInput(["run", "--span", "6K"], "--span: invalid value \"6K\": must be a whole number of blocks (a multiple of 4K)"),
+        BadInput(["run", "--span", "1G", "--block-size", "3M"], "--span: invalid value \"1G\": must be a whole number of blocks (a multiple of 3M)"),
+        BadInput(["run", "--block-size", "1000"], "--block-size: invalid value \"1000\": must be a multiple of 512"),
+        BadInput(["run", "--block-size", "32M"], "--block-size: invalid value \"32M\": must be a multiple of 512 bytes, at most 16M"),
+        BadInput(["run", "--block-size", "2M", "--disk-size", "1M"], "--block-size: invalid value \"2M\": is larger than the disk (1M)"),
+        BadInput(["run", "--iodepth", "0"], "--iodepth: invalid value \"0\": must be from 1 to 1024"),
+        BadInput(["run", "--iodepth", "1025"], "--iodepth: invalid value \"1025\": must be from 1 to 1024"),
+        BadInput(["run", "--iodepth=-1"], "--iodepth: invalid value \"-1\": must be from 1 to 1024"),
+        BadInput(["run", "--runtime", "10x"], "--runtime: invalid value \"10x\""),
+        BadInput(["run", "--runtime", ""], "--runtime: invalid value \"\""),
+        BadInput(["run", "--ramp=-1s"], "--ramp: invalid value \"-1s\""),
+        BadInput(["run", "--phases", "idle 4s"], "--phases: invalid value \"idle 4s\"", "the first is a write phase"),
+        BadInput(["run", "--driver", "fio", "--phases", "write 1s,idle 1s"], "--phases: invalid value \"write 1s, idle 1s\": phases are run by the native driver only"),
+        BadInput(["run", "--seed", "abc"], "'abc'", "'--seed <seed>'"),
+        BadInput(["run", "--image-state", "snapshotted"], "'snapshotted'", "'--image-state <image-state>'", "'preallocated', 'fresh', 'snapshot' or 'overlay'"),
+        BadInput(["run", "--driver", "spdk"], "'spdk'", "'--driver <driver>'", "'native' and 'fio'"),
+        BadInput(["run", "--accel", "xen"], "'xen'", "'--accel <accel>'", "'auto', 'kvm' or 'tcg'"),
+        BadInput(["run", "--kernel", "/nonexistent/kernel"], "guest kernel not found at /nonexistent/kernel", "--kernel DIR"),
+
+        // bench --matrix: options.
+        BadInput(["--matrix", "/nonexistent.toml"], "/nonexistent.toml: cannot read matrix file"),
+        BadInput(["--matrix", "--repeat", "0"], "--repeat: invalid value \"0\": must be from 1 to 100"),
+        BadInput(["--matrix", "--retries", "9"], "--retries: invalid value \"9\": must be from 0 to 5"),
+        BadInput(["--matrix", "--runtime", "5parsecs"], "--runtime: invalid value \"5parsecs\""),
+        BadInput(["--matrix", "--shard", "3/2"], "--shard: invalid value \"3/2\": must be I/N"),
+        BadInput(["--matrix", "--shard", "9/10"], "--shard: invalid value \"9/10\": this shard holds no cells"),
+        BadInput(["--matrix", "--resume", "/nonexistent-results"], "--resume: invalid value \"/nonexistent-results\": no results.jsonl there"),
+        BadInput(["--matrix", "--resume", "{dir}/baseline"], "--resume: invalid value \"{dir}/baseline\": it holds runs of matrix synthetic"),
+        BadInput(["--matrix", "--resume", "{dir}/baseline", "--output", "{dir}/out"], "--output: cannot be combined with --resume"),
+        BadInput(["--matrix", "--output", "{dir}/baseline"], "--output: invalid value \"{dir}/baseline\": already holds results.jsonl"),
+        // Setup fails after parsing: still no output directory.
+        BadInput(["--matrix", "--kernel", "/nonexistent", "--output", "{dir}/out"], "guest kernel not found at /nonexistent", "--kernel DIR"),
+
+        // Matrix files: file, key and value.
+        BadInput(["--matrix", "{m}", "--output", "{dir}/out"], toml: "[cache]\nl2_cache_size = [\"64K\", \"12Q\"]\n", "{m}: cache.l2_cache_size: invalid value \"12Q\""),
+        BadInput(["--matrix", "{m}"], toml: "[cache]\nl2_size = [\"1M\"]\n", "{m}: unknown key 'cache.l2_size'", "allowed: l2_cache_size"),
+        BadInput(["--matrix", "{m}"], toml: "[workload]\niodepth = \"32\"\n", "{m}: workload.iodepth: invalid value \"32\": must be an integer, not a string"),
+        BadInput(["--matrix", "{m}"], toml: "[workload]\niodepth = 2000\n", "{m}: workload.iodepth: invalid value \"2000\": must be from 1 to 1024"),
+        BadInput(["--matrix", "{m}"], toml: "[workload]\nspan = \"50\"\n", "{m}: workload.span: invalid value \"50\": must cover at least one block (4K)"),
+        BadInput(["--matrix", "{m}"], toml: "[workload]\nspan = \"6K\"\n", "{m}: workload.span: invalid value \"6K\": must be a whole number of blocks"),
+        BadInput(["--matrix", "{m}"], toml: "[workload]\nblock_size = \"2M\"\n[image]\ndisk_size = [\"1M\"]\n", "{m}: workload.block_size: invalid value \"2M\": is larger than the disk (1M)"),
+        BadInput(["--matrix", "{m}"], toml: "[workload]\nruntime = \"fast\"\n", "{m}: workload.runtime: invalid value \"fast\""),
+        BadInput(["--matrix", "{m}"], toml: "[cache]\nl2_cache_size = []\n", "{m}: cache.l2_cache_size: invalid value \"[]\""),
+        BadInput(["--matrix", "{m}"], toml: "[image]\ncluster_size = [\"3000\"]\n", "{m}: image.cluster_size: invalid value \"3000\""),
+        BadInput(["--matrix", "{m}"], toml: "[image]\ndisk_size = [\"1048577\"]\n", "{m}: image.disk_size: invalid value \"1048577\": must be at least 1M and a multiple of 512 bytes"),
+        BadInput(["--matrix", "{m}", "--output", "{dir}/out"], toml: "[image]\ndisk_size = [\"8P\"]\n", "image.disk_size: invalid value \"8P\": the images need 2 TiB", "is free there"),
+        BadInput(["--matrix", "{m}"], toml: "[image]\nstate = [\"frozen\"]\n", "{m}: image.state: invalid value \"frozen\""),
+        BadInput(["--matrix", "{m}"], toml: "[cache]\nrefcount_cache_size = [\"64K\"]\n", "{m}: cache.refcount_cache_size: invalid value \"64K\": must hold at least 4 refcount blocks"),
+        BadInput(["--matrix", "{m}"], toml: "[cache]\ncache_size = [\"1M\"]\nl2_cache_size = [\"512K\"]\nrefcount_cache_size = [\"256K\"]\n",
+                 "{m}: cache.cache_size: invalid value \"1M\": cannot be set together with both l2_cache_size and refcount_cache_size"),
+        BadInput(["--matrix", "{m}"], toml: "[cache]\ncache_size = [\"1M\"]\nrefcount_cache_size = [\"2M\"]\n", "{m}: cache.refcount_cache_size: invalid value \"2M\": may not exceed cache_size (1M)"),
+        BadInput(["--matrix", "{m}"], toml: "[cache]\ncache_size = [\"1.5M\"]\n", "{m}: cache.cache_size: invalid value \"1.5M\""),
+        BadInput(["--matrix", "{m}"], toml: "[cache]\nl2_cache_entry_size = [\"128K\"]\n", "{m}: cache.l2_cache_entry_size: invalid value \"128K\""),
+        BadInput(["--matrix", "{m}"], toml: "[host]\ncache = [\"bogus\"]\n", "{m}: host.cache: invalid value \"bogus\": must be one of none, writeback"),
+        BadInput(["--matrix", "{m}"], toml: "[host]\ncache = [\"writeback\"]\n", "{m}: host.aio: invalid value \"native\": needs O_DIRECT"),
+        BadInput(["--matrix", "{m}"], toml: "[reference]\nnull = \"yes\"\n", "{m}: reference.null: invalid value \"yes\""),
+        BadInput(["--matrix", "{m}"], toml: "[[exclude]]\niodepth = 1\n", "{m}: unknown key 'exclude[1].iodepth'"),
+        BadInput(["--matrix", "{m}"], toml: "name = [\n", "{m}: TOML syntax error at line"),
+
+        // bench calibrate and doctor.
+        BadInput(["calibrate", "--runs", "1"], "--runs: invalid value \"1\": must be from 2 to 100"),
+        BadInput(["calibrate", "--runtime", "0s"], "--runtime: invalid value \"0s\""),
+        BadInput(["calibrate", "--ramp", "soon"], "--ramp: invalid value \"soon\""),
+        BadInput(["calibrate", "--kernel", "/nonexistent", "--records", "{dir}/records.jsonl"], "guest kernel not found at /nonexistent"),
+        BadInput(["doctor", "--accel", "xen"], "'xen'", "'--accel <accel>'"),
+
+        // Results commands, on the fixture directories (baseline, current, other, empty, garbled).
+        BadInput(["report", "/nonexistent-dir"], "cannot read records: /nonexistent-dir/results.jsonl"),
+        BadInput(["report", "baseline", "--update-docs", "README.md", "--docs-section", "Cache Size"],
+                 "--docs-section: invalid value \"Cache Size\": must be 1 to 40 lowercase letters, digits or '-'"),
+        BadInput(["report", "baseline", "--update-docs", "missing.md"], "--update-docs: invalid value \"missing.md\": cannot read the file"),
+        BadInput(["compare", "baseline", "missing"], "cannot read records: missing/results.jsonl"),
+        BadInput(["compare", "baseline"], "Missing expected argument '<current>'"),
+        BadInput(["compare", "--confidence", "1.5", "baseline", "current"], "--confidence: invalid value \"1.5\""),
+        BadInput(["compare", "--confidence", "0", "baseline", "current"], "--confidence: invalid value \"0.0\""),
+        BadInput(["compare", "--confidence", "high", "baseline", "current"], "'high'", "'--confidence <confidence>'"),
+        BadInput(["compare", "--threshold", "abc", "baseline", "current"], "--threshold: invalid value \"abc\""),
+        BadInput(["compare", "--threshold", "2000", "baseline", "current"], "--threshold: invalid value \"2000\": must be a percentage from 0 to 1000"),
+        BadInput(["compare", "baseline", "other"], "have no cell in common"),
+        BadInput(["compare", "baseline", "empty"], "empty/results.jsonl: no records"),
+        BadInput(["compare", "baseline", "garbled"], "garbled/results.jsonl:1: not a run record"),
+        BadInput(["merge", "out"], "missing shard directories: bench merge OUT DIR..."),
+        BadInput(["merge", "baseline", "current"], "baseline: already holds results.jsonl"),
+        BadInput(["merge", "out", "baseline", "current"], "is in both baseline and current; each cell belongs to one shard"),
+        BadInput(["merge", "out", "missing"], "cannot read records: missing/results.jsonl"),
+        BadInput(["baseline", "promote", "/nonexistent"], "/nonexistent: no results.jsonl"),
+        BadInput(["baseline", "promote", "current", "--to", "baseline"], "baseline: a baseline already exists; pass --force to replace it"),
     ]
+
+    /// A working directory with result fixtures and an empty TMPDIR.
+    static func fixtures() throws -> String {
+        let dir = try makeTempDir()
+        let a = SyntheticResults.qcow2(.kib(256))
+        let b = SyntheticResults.qcow2(.mib(2))
+        try SyntheticResults.write(SyntheticResults.records([(a, SyntheticResults.tight)]), to: dir + "/baseline")
+        try SyntheticResults.write(SyntheticResults.records([(a, SyntheticResults.tight)]), to: dir + "/current")
+        try SyntheticResults.write(SyntheticResults.records([(b, SyntheticResults.tight)]), to: dir + "/other")
+        try SyntheticResults.write([], to: dir + "/empty")
+        try FileManager.default.createDirectory(atPath: dir + "/garbled", withIntermediateDirectories: true)
+        try "{not json}\n{}\n".write(toFile: dir + "/garbled/results.jsonl", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: dir + "/tmp", withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test func thereAreAtLeastFortyCases() {
+        #expect(Self.cases.count >= 40)
+    }
 
     @Test(arguments: cases)
-    func rejected(args: [String], expected: String) async throws {
-        let dir = try makeTempDir()
+    func rejected(_ input: BadInput) async throws {
+        let dir = try Self.fixtures()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let out = try await bench(args, in: dir)
+        let matrixFile = dir + "/m.toml"
+        if let toml = input.toml { try toml.write(toFile: matrixFile, atomically: true, encoding: .utf8) }
+        func expand(_ s: String) -> String {
+            s.replacingOccurrences(of: "{m}", with: matrixFile).replacingOccurrences(of: "{dir}", with: dir)
+        }
+        let before = try snapshotOfTree(dir)
+        let out = try await bench(input.args.map(expand), in: dir, tmpdir: dir + "/tmp")
         #expect(exitCode(out) == 2, "stdout: \(out.stdout) stderr: \(out.stderr)")
         let lines = out.stderr.split(separator: "\n")
-        #expect(lines.count == 1, "expected one line, got: \(out.stderr)")
-        #expect(out.stderr.contains(expected), "stderr: \(out.stderr)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty, "bad input wrote files")
-    }
-
-    @Test func badMatrixFileNamesFileKeyAndValue() async throws {
-        let dir = try makeTempDir()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let file = dir + "/bad.toml"
-        try "[cache]\nl2_cache_size = [\"64K\", \"12Q\"]\n".write(toFile: file, atomically: true, encoding: .utf8)
-        let out = try await bench(["--matrix", file, "--output", dir + "/out"])
-        #expect(exitCode(out) == 2)
-        #expect(out.stderr.hasPrefix("error: \(file): cache.l2_cache_size: invalid value \"12Q\""), "\(out.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: dir + "/out"))
-    }
-
-    /// Matrix files with one mistake each: file, key and value in one line.
-    static let badMatrices: [(String, String)] = [
-        ("[cache]\nl2_size = [\"1M\"]\n", "unknown key 'cache.l2_size'"),
-        ("[workload]\niodepth = \"32\"\n", "workload.iodepth: invalid value \"32\": must be an integer, not a string"),
-        ("[cache]\nl2_cache_size = []\n", "cache.l2_cache_size"),
-        ("[image]\ncluster_size = [\"3000\"]\n", "image.cluster_size: invalid value \"3000\""),
-        ("[cache]\ncache_size = [\"1M\"]\nl2_cache_size = [\"512K\"]\nrefcount_cache_size = [\"256K\"]\n",
-         "cache.cache_size: invalid value \"1M\": cannot be set together with both l2_cache_size and refcount_cache_size"),
-        ("[cache]\ncache_size = [\"1M\"]\nrefcount_cache_size = [\"2M\"]\n", "cache.refcount_cache_size: invalid value \"2M\": may not exceed cache_size (1M)"),
-        ("[cache]\ncache_size = [\"1.5M\"]\n", "cache.cache_size: invalid value \"1.5M\""),
-        ("[workload]\nruntime = \"fast\"\n", "workload.runtime: invalid value \"fast\""),
-        ("[cache]\nl2_cache_entry_size = [\"128K\"]\n", "l2_cache_entry_size: invalid value \"128K\""),
-        ("name = [\n", "TOML syntax error at line"),
-    ]
-
-    @Test(arguments: badMatrices)
-    func badMatrixFile(toml: String, expected: String) async throws {
-        let dir = try makeTempDir()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let file = dir + "/bad.toml"
-        try toml.write(toFile: file, atomically: true, encoding: .utf8)
-        let out = try await bench(["--matrix", file, "--output", dir + "/out"])
-        #expect(exitCode(out) == 2)
-        #expect(out.stderr.split(separator: "\n").count == 1, "\(out.stderr)")
-        #expect(out.stderr.hasPrefix("error: \(file): "), "\(out.stderr)")
-        #expect(out.stderr.contains(expected), "\(out.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: dir + "/out"))
+        #expect(lines.count == 1 && out.stderr.hasPrefix("error: "), "expected one error line, got: \(out.stderr)")
+        for e in input.expected.map(expand) {
+            #expect(out.stderr.contains(e), "missing \"\(e)\" in: \(out.stderr)")
+        }
+        #expect(out.stdout.isEmpty, "stdout: \(out.stdout)")
+        #expect(try snapshotOfTree(dir) == before, "bad input left files or directories behind")
+        #expect(QemuProcesses.running(commandLineContaining: dir).isEmpty, "bad input left QEMU running")
     }
 
     @Test func kernelThatIsNotAKernelIsRefusedBeforeBooting() async throws {
@@ -229,8 +313,8 @@ struct MatrixEndToEndTests {
         let out = try await bench(["--matrix", file, "--output", dir + "/out"], tmpdir: tiny)
         _ = try await ToolRunner.run(["umount", tiny])
         #expect(exitCode(out) == 2)
-        #expect(out.stderr.hasPrefix("error: host disk: the matrix's images need 64 GiB"), "\(out.stderr)")
-        #expect(out.stderr.contains("but only"), "\(out.stderr)")
+        #expect(out.stderr.hasPrefix("error: image.disk_size: invalid value \"64G\": the images need 64 GiB"), "\(out.stderr)")
+        #expect(out.stderr.contains("but only 8 MiB is free there"), "\(out.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/out"))
     }
 }

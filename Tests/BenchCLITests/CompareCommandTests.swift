@@ -99,34 +99,4 @@ import Testing
         #expect(out.stdout.contains("Only in the baseline (not compared): `\(c.id)`"))
         #expect(out.stdout.contains("Only in the current results (not compared): `\(SyntheticResults.null.id)`"))
     }
-
-    static let badInput: [([String], String)] = [
-        (["compare", "baseline", "missing"], "cannot read records: missing/results.jsonl"),
-        (["compare", "baseline"], "Missing expected argument"),
-        (["compare", "--confidence", "1.5", "baseline", "current"], "--confidence: invalid value \"1.5\""),
-        (["compare", "--confidence", "0", "baseline", "current"], "--confidence: invalid value \"0.0\""),
-        (["compare", "--confidence", "high", "baseline", "current"], "high"),
-        (["compare", "--threshold", "abc", "baseline", "current"], "--threshold: invalid value \"abc\""),
-        (["compare", "--threshold", "-5%", "baseline", "current"], "--threshold"),
-        (["compare", "baseline", "other"], "have no cell in common"),
-        (["compare", "baseline", "empty"], "empty/results.jsonl: no records"),
-        (["compare", "baseline", "garbled"], "garbled/results.jsonl:1: not a run record"),
-    ]
-
-    @Test(arguments: badInput)
-    func badInputIsOneLineAndExitTwo(args: [String], expected: String) async throws {
-        let dir = try directories(baseline: [(a, SyntheticResults.tight)], current: [(a, SyntheticResults.tight)])
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try SyntheticResults.write(SyntheticResults.records([(b, SyntheticResults.tight)]), to: dir + "/other")
-        try SyntheticResults.write([], to: dir + "/empty")
-        try FileManager.default.createDirectory(atPath: dir + "/garbled", withIntermediateDirectories: true)
-        try "{not json}\n{}\n".write(toFile: dir + "/garbled/results.jsonl", atomically: true, encoding: .utf8)
-        let before = try snapshotOfFiles(dir)
-        let out = try await bench(args, in: dir)
-        #expect(exitCode(out) == 2, "stdout: \(out.stdout) stderr: \(out.stderr)")
-        #expect(out.stderr.split(separator: "\n").count == 1, "one line: \(out.stderr)")
-        #expect(out.stderr.contains(expected), "stderr: \(out.stderr)")
-        #expect(out.stdout.isEmpty)
-        #expect(try snapshotOfFiles(dir) == before, "bad input wrote files")
-    }
 }

@@ -32,15 +32,11 @@ struct ReliabilityTests {
         return (dir, file, dir + "/tmp")
     }
 
-    /// Starts the harness on a guest whose PID 1 only sleeps, sends SIGINT
-    /// `interrupts` times, and returns exit status and stderr.
-    func interruptedRun(interrupts: Int) async throws -> (status: Int32, stderr: String, out: String) {
-        let (dir, file, tmp) = try setUp()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-
+    /// Starts `bench` with `TMPDIR=tmp` and waits until its guest's QEMU runs.
+    func startedHarness(_ args: [String], tmp: String) async throws -> (Process, Pipe) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: benchBinary())
-        p.arguments = ["--matrix", file, "--output", dir + "/out", "--kernel-arg", "rdinit=/bin/busybox -- sleep 600"]
+        p.arguments = args
         let err = Pipe()
         p.standardError = err
         p.standardOutput = Pipe()
@@ -53,6 +49,20 @@ struct ReliabilityTests {
         }
         #expect(!Self.leftovers(tmp).qemu.isEmpty, "QEMU never started within 60 s")
         try await Task.sleep(for: .seconds(1))
+        return (p, err)
+    }
+
+    /// A guest whose PID 1 only sleeps: nothing but an interrupt ends its run early.
+    static let sleepingGuest = ["--kernel-arg", "rdinit=/bin/busybox -- sleep 600"]
+
+    /// Starts the harness on a guest whose PID 1 only sleeps, sends SIGINT
+    /// `interrupts` times, and returns exit status and stderr. `args` nil
+    /// runs the test matrix into DIR/out.
+    func interruptedRun(_ args: [String]? = nil, interrupts: Int) async throws -> (status: Int32, stderr: String, out: String) {
+        let (dir, file, tmp) = try setUp()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+
+        let (p, err) = try await startedHarness((args ?? ["--matrix", file, "--output", dir + "/out"]) + Self.sleepingGuest, tmp: tmp)
         for _ in 0..<interrupts {
             p.interrupt()
             try await Task.sleep(for: .milliseconds(200))
@@ -82,6 +92,37 @@ struct ReliabilityTests {
         #expect(r.status == 130, "\(r.stderr)")
     }
 
+    @Test func ctrlCInRunExits130() async throws {
+        let r = try await interruptedRun(["run", "--disk-size", "256M", "--ramp", "0s", "--runtime", "2s"], interrupts: 1)
+        #expect(r.status == 130, "\(r.stderr)")
+    }
+
+    @Test func ctrlCInCalibrateExits130() async throws {
+        let r = try await interruptedRun(["calibrate", "--runs", "2", "--ramp", "0s", "--runtime", "2s"], interrupts: 1)
+        #expect(r.status == 130, "\(r.stderr)")
+    }
+
+    /// `kill -9` leaves no handler a chance: QEMU must die with the harness
+    /// by itself, and the next start removes the orphaned work directory.
+    @Test func killNineTakesQEMUAlongAndTheNextRunRemovesTheStaleDirectory() async throws {
+        let (dir, _, tmp) = try setUp()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (p, _) = try await startedHarness(["run", "--disk-size", "256M", "--ramp", "0s", "--runtime", "2s"] + Self.sleepingGuest, tmp: tmp)
+        let stale = Self.leftovers(tmp).files
+        #expect(stale.count == 1 && stale.allSatisfy { $0.hasPrefix("qcow2-cache-bench.") }, "\(stale)")
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let killed = Date()
+        while !Self.leftovers(tmp).qemu.isEmpty, Date().timeIntervalSince(killed) < 5 { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(Self.leftovers(tmp).qemu.isEmpty, "QEMU outlived its harness by 5 s")
+        for pid in Self.leftovers(tmp).qemu { kill(pid, SIGKILL) }  // a failed test leaves nothing either
+        #expect(Self.leftovers(tmp).files == stale, "the killed harness cannot have cleaned up")
+
+        let next = try await bench(["run", "--disk", "null", "--disk-size", "64M", "--ramp", "0s", "--runtime", "1s"], tmpdir: tmp)
+        #expect(exitCode(next) == 0, "\(next.stderr)")
+        #expect(Self.leftovers(tmp).files.isEmpty, "stale work directory not removed: \(Self.leftovers(tmp).files)")
+    }
+
     @Test func resumeSkipsRecordedRunsAndToleratesATornLastLine() async throws {
         let (dir, file, tmp) = try setUp()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -101,7 +142,7 @@ struct ReliabilityTests {
 
         let resumed = try await bench(["--matrix", file, "--resume", out], tmpdir: tmp)
         #expect(exitCode(resumed) == 0, "\(resumed.stderr)")
-        #expect(resumed.stderr.contains("resuming: 1 of 2 runs already recorded"), "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("resuming: 1 of 2 runs already measured"), "\(resumed.stderr)")
         let records = try ResultsLog.read(path: path)
         #expect(records.count == 2)
         #expect(Set(records.map(\.repetition)) == [1, 2])

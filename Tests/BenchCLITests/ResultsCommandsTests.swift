@@ -54,14 +54,14 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try SyntheticResults.write(SyntheticResults.records([(SyntheticResults.null, [19000, 19100])]), to: dir + "/run")
         try "# No markers here\n".write(toFile: dir + "/README.md", atomically: true, encoding: .utf8)
-        let before = try snapshotOfFiles(dir)
+        let before = try snapshotOfTree(dir)
         let out = try await bench(["report", "run", "--update-docs", "README.md"], in: dir)
         #expect(exitCode(out) == 2)
         #expect(
             out.stderr
                 == "error: README.md: no <!-- bench:results:begin --> marker; put <!-- bench:results:begin --> and <!-- bench:results:end --> on their own lines where the results go\n"
         )
-        #expect(try snapshotOfFiles(dir) == before, "neither the document nor the reports were written")
+        #expect(try snapshotOfTree(dir) == before, "neither the document nor the reports were written")
 
         let missing = try await bench(["report", "run", "--update-docs", "NOPE.md"], in: dir)
         #expect(exitCode(missing) == 2)
@@ -88,11 +88,11 @@ import Testing
         // A second promote is refused without --force, and changes nothing.
         let other = SyntheticResults.records([(SyntheticResults.qcow2(.mib(1)), SyntheticResults.tight)])
         try SyntheticResults.write(other, to: dir + "/results/run2")
-        let before = try snapshotOfFiles(dir + "/results/baseline")
+        let before = try snapshotOfTree(dir + "/results/baseline")
         let refused = try await bench(["baseline", "promote", "results/run2"], in: dir)
         #expect(exitCode(refused) == 2)
         #expect(refused.stderr == "error: results/baseline: a baseline already exists; pass --force to replace it\n")
-        #expect(try snapshotOfFiles(dir + "/results/baseline") == before)
+        #expect(try snapshotOfTree(dir + "/results/baseline") == before)
 
         let forced = try await bench(["baseline", "promote", "results/run2", "--force"], in: dir)
         #expect(exitCode(forced) == 0, "\(forced.stderr)")

@@ -47,27 +47,25 @@ enum SyntheticResults {
     /// Writes `records` as `dir/results.jsonl` (creating `dir`).
     static func write(_ records: [RunRecord], to dir: String) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let encoder = ResultsLog.makeEncoder()
-        var data = Data()
-        for r in records {
-            data.append(try encoder.encode(r))
-            data.append(0x0A)
-        }
-        try data.write(to: URL(fileURLWithPath: dir + "/results.jsonl"))
+        try ResultsLog.lines(records).write(to: URL(fileURLWithPath: dir + "/results.jsonl"))
     }
 
     static let tight: [Double] = [18050, 18190, 17980, 18110, 18020]
     static let tightLower: [Double] = [16250, 16370, 16180, 16300, 16220]
 }
 
-/// Every file under `dir` with its bytes, to check that a refused command wrote nothing.
-func snapshotOfFiles(_ dir: String) throws -> [String: Data] {
+/// Every file and directory under `dir` (directories as `path/`, with no
+/// bytes), to check that a refused command made nothing.
+func snapshotOfTree(_ dir: String) throws -> [String: Data] {
     var out: [String: Data] = [:]
     let fm = FileManager.default
     guard let e = fm.enumerator(atPath: dir) else { return out }
     for case let path as String in e {
         var isDir: ObjCBool = false
-        if fm.fileExists(atPath: dir + "/" + path, isDirectory: &isDir), !isDir.boolValue {
+        guard fm.fileExists(atPath: dir + "/" + path, isDirectory: &isDir) else { continue }
+        if isDir.boolValue {
+            out[path + "/"] = Data()
+        } else {
             out[path] = fm.contents(atPath: dir + "/" + path)
         }
     }

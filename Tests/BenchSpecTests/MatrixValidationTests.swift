@@ -185,7 +185,16 @@ struct MatrixValidationTests {
             "m.toml: workload.span: invalid value \"0%\": a percentage must be a whole number from 1% to 100%")
         expectError(
             "[workload]\nspan = \"2K\"",
-            "m.toml: workload.span: invalid value \"2K\": must cover at least one block (4K) of every disk; on 16G it covers 2048 bytes")
+            "m.toml: workload.span: invalid value \"2K\": must cover at least one block (4K) of the disk; on 16G it covers 2048 bytes")
+        expectError(
+            "[workload]\nspan = \"6K\"",
+            "m.toml: workload.span: invalid value \"6K\": must be a whole number of blocks (a multiple of 4K), or a percentage")
+        expectError(
+            "[workload]\nblock_size = \"2M\"\n[image]\ndisk_size = [\"1M\"]",
+            "m.toml: workload.block_size: invalid value \"2M\": is larger than the disk (1M); must be at most the disk size")
+        expectError(
+            "[workload]\niodepth = 1025",
+            "m.toml: workload.iodepth: invalid value \"1025\": must be from 1 to 1024")
         expectError(
             "[workload]\nseed = -1",
             "m.toml: workload.seed: invalid value \"-1\": must be a whole number from 0 to 9223372036854775807")

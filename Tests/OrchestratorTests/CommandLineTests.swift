@@ -7,7 +7,7 @@ import Testing
 @Suite struct QemuCommandTests {
     func command(_ disk: GuestDisk) -> QemuCommand {
         QemuCommand(
-            accel: "tcg", kernel: "/k/vmlinuz", initrd: "/i.cpio", kernelParameters: ["qcb.spec=v1"], disk: disk,
+            accel: .tcg, kernel: "/k/vmlinuz", initrd: "/i.cpio", kernelParameters: ["qcb.spec=v1"], disk: disk,
             consolePath: "/w/console.log")
     }
 
@@ -39,7 +39,7 @@ import Testing
 
     @Test func kvmUsesHostCPU() {
         var c = command(.null(size: .mib(64)))
-        c.accel = "kvm"
+        c.accel = .kvm
         #expect(c.argv.starts(with: ["qemu-system-x86_64", "-accel", "kvm", "-cpu", "host"]))
     }
 
@@ -123,5 +123,15 @@ import Testing
         #expect(a != c)
         #expect(a.count == 12)
         #expect(Set(a).count == 12)
+    }
+
+    /// The order is the project's own Fisher–Yates over (repetition, cell),
+    /// not the standard library's unspecified shuffle: pinned for one seed.
+    @Test func orderIsPinnedForASeed() {
+        let cells = (1...3).map { Cell(geometry: ImageGeometry(diskSize: .gib(UInt64($0)))) }
+        let plan = RunPlan.make(cells: cells, repetitions: 2, seed: 1)
+        let order = plan.map { "\($0.cell.geometry.diskSize)#\($0.repetition)" }
+        // Fisher–Yates of indices 0..<6 with SplitMix64(seed: 1): [2, 0, 1, 4, 5, 3]
+        #expect(order == ["3G#1", "1G#1", "2G#1", "2G#2", "3G#2", "1G#2"])
     }
 }

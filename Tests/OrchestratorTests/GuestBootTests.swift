@@ -16,7 +16,7 @@ extension Tag {
 struct GuestBootTests {
     static func harness() async throws -> Harness {
         try await Harness.prepare(
-            kernelDirectory: nil, accel: "auto", matrixName: "test", matrixHash: "-", seed: 1,
+            kernelDirectory: nil, accel: .auto, matrixName: "test", matrixHash: "-", seed: 1,
             logger: Logger(label: "test"))
     }
 

@@ -56,7 +56,7 @@ struct PairedScheduleTests {
 
     @Test func sharedGuestArgv() {
         let cmd = QemuCommand(
-            accel: "tcg", kernel: "/k", initrd: "/i", kernelParameters: ["qcb.ctl=ttyS1:2"],
+            accel: .tcg, kernel: "/k", initrd: "/i", kernelParameters: ["qcb.ctl=ttyS1:2"],
             disks: [.null(size: .gib(1)), .null(size: .gib(2))], consolePath: "/w/console.log", controlSocket: "/w/c.sock")
         let argv = cmd.argv
         #expect(argv.contains("socket,id=control0,path=/w/c.sock,server=on,wait=off"))
