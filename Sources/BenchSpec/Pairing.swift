@@ -71,8 +71,8 @@ extension Isolation {
     /// guest of its own when its measurement needs the whole process or an
     /// untouched image:
     /// - idle phases (the clean interval acts on the whole process's idle time);
-    /// - image states that change when written (each slot would inherit the
-    ///   previous slot's allocations);
+    /// - snapshot images (fully allocated: one per slot would not fit; fresh
+    ///   and overlay images are made per slot instead, `needsImagePerSlot`);
     /// - the fio driver (the slot protocol is the native driver's).
     /// A clean interval set on a shared cell releases entries between its
     /// slots, while other cells run: that is refused too.
@@ -80,10 +80,18 @@ extension Isolation {
         if !cell.workload.phases.isEmpty { return "idle phases need the whole guest" }
         if cell.workload.driver != .native { return "the \(cell.workload.driver.rawValue) driver runs one job per guest" }
         if cell.kind == .qcow2 {
-            if let state = cell.state, state != .preallocated { return "a \(state.rawValue) image changes when written" }
+            if cell.state == .snapshot { return "a snapshot image is fully allocated: a copy per slot would not fit" }
             if !cell.cache.cacheCleanInterval.isDefault { return "cache_clean_interval acts between slots" }
         }
         return nil
+    }
+
+    /// Fresh and overlay images change when written: in a shared guest each
+    /// slot gets an image of its own, made before its guest boots, so no slot
+    /// inherits another's allocations (an overlay's backing file is shared,
+    /// read-only).
+    public static func needsImagePerSlot(_ cell: Cell) -> Bool {
+        cell.kind == .qcow2 && (cell.state == .fresh || cell.state == .overlay)
     }
 
     /// The isolation a cell gets: the matrix's choice where possible, else

@@ -76,40 +76,109 @@ public struct PairedSession: Sendable {
         return (all, qemuWall)
     }
 
+    /// Runs `argv` steps; the first failure as text.
+    func prepare(_ steps: [ImagePreparation.ImageCommand]) async -> String? {
+        for step in steps {
+            do {
+                let out = try await ToolRunner.run(step.argv)
+                if !out.succeeded {
+                    return "\(OrchestratorError.toolFailed(argv: step.argv, status: GuestLauncher.describe(out.status), stderr: out.stderr))"
+                }
+            } catch {
+                return "\(error)"
+            }
+        }
+        return nil
+    }
+
+    static func disk(_ cell: Cell, image: String, backing: String?) -> GuestDisk {
+        switch cell.kind {
+        case .null: .null(size: cell.geometry.diskSize)
+        case .raw: .raw(path: image, hostIO: cell.hostIO)
+        case .qcow2: .qcow2(path: image, hostIO: cell.hostIO, cache: cell.cache, backing: backing)
+        }
+    }
+
+    /// Most disks one guest gets (PCI slots on QEMU's default machine, with room to spare).
+    static let maxDisks = 24
+    /// Blocks per guest when some cells need a fresh image per slot.
+    static let blocksPerBatch = 4
+
     func runGroup(_ group: GuestGroup, planner: SlotPlanner, guestNumber: inout Int) async -> ([RunRecord], Double) {
         var qemuWall = 0.0
         let context = harness.context
         let work = harness.workDirectory.path
-        // Images: made once per group, kept for every guest of the group.
+        // Images that writes do not change are made once per group and kept
+        // for every guest; a cell whose image changes when written gets one
+        // image per block, made before the guest of its batch of blocks
+        // boots and removed after it (an overlay's backing file is shared).
+        var fixed: [Int: Int] = [:]
         var disks: [GuestDisk] = []
         var files: [String] = []
         defer { for f in files where FileManager.default.fileExists(atPath: f) { try? FileManager.default.removeItem(atPath: f) } }
+        var perSlot: [Int] = []
+        var backings: [Int: String] = [:]
         for (i, cell) in group.cells.enumerated() {
             let prep = ImagePreparation(cell: cell, base: "\(work)/g\(group.id)-d\(i)")
+            if Isolation.needsImagePerSlot(cell) {
+                perSlot.append(i)
+                if let b = prep.backing {
+                    // Only the backing file: each block gets its own overlay on it.
+                    files.append(b)
+                    if let failure = await prepare(Array(prep.commands.dropLast())) {
+                        await planner.groupFailed("image preparation failed for \(cell.id): \(failure)")
+                        return (await planner.records, 0)
+                    }
+                    backings[i] = b
+                }
+                continue
+            }
             files += cell.kind == .null ? [] : prep.files
-            for step in prep.commands {
-                let failure: String?
-                do {
-                    let out = try await ToolRunner.run(step.argv)
-                    failure = out.succeeded ? nil
-                        : "\(OrchestratorError.toolFailed(argv: step.argv, status: GuestLauncher.describe(out.status), stderr: out.stderr))"
-                } catch {
-                    failure = "\(error)"
-                }
-                if let failure {
-                    await planner.groupFailed("image preparation failed for \(cell.id): \(failure)")
-                    return (await planner.records, 0)
-                }
+            if let failure = await prepare(prep.commands) {
+                await planner.groupFailed("image preparation failed for \(cell.id): \(failure)")
+                return (await planner.records, 0)
             }
-            switch cell.kind {
-            case .null: disks.append(.null(size: cell.geometry.diskSize))
-            case .raw: disks.append(.raw(path: prep.image, hostIO: cell.hostIO))
-            case .qcow2: disks.append(.qcow2(path: prep.image, hostIO: cell.hostIO, cache: cell.cache, backing: prep.backing))
-            }
+            fixed[i] = disks.count
+            disks.append(Self.disk(cell, image: prep.image, backing: prep.backing))
         }
+        let batch = perSlot.isEmpty ? Int.max : max(1, min(Self.blocksPerBatch, (Self.maxDisks - disks.count) / perSlot.count))
         let spec = group.cells[0].workload.guestSpec(diskSize: group.cells[0].geometry.diskSize, seed: seed)
         var failures = 0
+        var batchFirst = 0
+        var newBatch = true
+        var batchFiles: [String] = []
         while !Task.isCancelled {
+            // A new batch when the last one is used up (or on the first
+            // pass); after a failed guest the same batch again, with its
+            // per-slot images made anew.
+            var guestDisks = disks
+            var slotDisks: [Int: [Int: Int]] = [:]
+            if !perSlot.isEmpty {
+                if newBatch {
+                    guard let first = await planner.nextBatchStart() else { break }
+                    batchFirst = first
+                }
+                let first = batchFirst
+                await ImageRemoval.remove(batchFiles)
+                batchFiles = []
+                for block in first..<(first + batch) {
+                    for i in perSlot {
+                        let cell = group.cells[i]
+                        let image = "\(work)/g\(group.id)-d\(i)-b\(block).qcow2"
+                        let step = ImagePreparation.ImageCommand.create(
+                            QemuImgCreate(path: image, kind: .qcow2, state: .fresh, geometry: cell.geometry, backingFile: backings[i]))
+                        batchFiles.append(image)
+                        if let failure = await prepare([step]) {
+                            await planner.groupFailed("image preparation failed for \(cell.id): \(failure)")
+                            await ImageRemoval.remove(batchFiles)
+                            return (await planner.records, qemuWall)
+                        }
+                        slotDisks[i, default: [:]][block] = guestDisks.count
+                        guestDisks.append(Self.disk(cell, image: image, backing: backings[i]))
+                    }
+                }
+                await planner.beginBatch(first: first, size: batch)
+            }
             guestNumber += 1
             let console = "\(work)/console-guest\(guestNumber).log"
             let socket = "\(work)/control-guest\(guestNumber).sock"
@@ -119,23 +188,28 @@ public struct PairedSession: Sendable {
             }
             let command = QemuCommand(
                 accel: context.accel.accel, kernel: context.kernel.vmlinuz, initrd: context.initramfs.path,
-                kernelParameters: [spec.kernelParameter, "qcb.ctl=\(ControlProtocol.guestPort):\(disks.count)"] + context.extraKernelParameters,
-                disks: disks, consolePath: console, controlSocket: socket)
-            await planner.startGuest(number: guestNumber, argv: command.argv)
+                kernelParameters: [spec.kernelParameter, "qcb.ctl=\(ControlProtocol.guestPort):\(guestDisks.count)"] + context.extraKernelParameters,
+                disks: guestDisks, consolePath: console, controlSocket: socket)
+            await planner.startGuest(number: guestNumber, argv: command.argv, fixed: fixed, perBlock: slotDisks)
             let outcome = await SharedGuestLauncher(logger: harness.logger).run(
                 command, workDirectory: work, bootDeadline: context.bootGrace,
                 booted: { await planner.guestBooted(millis: $0) },
                 next: { await planner.next() },
                 record: { outcome in try await planner.record(outcome) })
             qemuWall += outcome.wallSeconds
-            guard let failure = outcome.failure else { break }
-            if failure == "interrupted" || Task.isCancelled { break }
-            failures += 1
-            harness.logger.warning("shared guest failed", metadata: ["guest": "\(guestNumber)", "failure": "\(failure)"])
-            await planner.guestFailed(outcome, retry: failures < maxGuestFailures)
-            if failures >= maxGuestFailures { break }
+            if let failure = outcome.failure {
+                if failure == "interrupted" || Task.isCancelled { break }
+                failures += 1
+                harness.logger.warning("shared guest failed", metadata: ["guest": "\(guestNumber)", "failure": "\(failure)"])
+                await planner.guestFailed(outcome, retry: failures < maxGuestFailures)
+                if failures >= maxGuestFailures { break }
+                newBatch = false
+                continue
+            }
+            if perSlot.isEmpty { break }
+            newBatch = true
         }
-        await ImageRemoval.remove(files)
+        await ImageRemoval.remove(files + batchFiles)
         return (await planner.records, qemuWall)
     }
 
@@ -172,6 +246,10 @@ actor SlotPlanner {
     private var argv: [String] = []
     private var bootMillis: Int?
     private var stopped = false
+    /// Disk index in the running guest: per cell, or per cell and block.
+    private var fixedDisk: [Int: Int] = [:]
+    private var perBlockDisk: [Int: [Int: Int]] = [:]
+    private var batchEnd = Int.max
 
     init(
         group: GuestGroup, groups: Int, seed: UInt64, budget: BlockBudget, previous: [RunRecord], firstSequence: Int,
@@ -190,10 +268,30 @@ actor SlotPlanner {
         done = Set(previous.filter { $0.status == .ok }.map { RunKey(cellID: $0.cellID, repetition: $0.repetition) })
     }
 
-    func startGuest(number: Int, argv: [String]) {
+    func startGuest(number: Int, argv: [String], fixed: [Int: Int], perBlock: [Int: [Int: Int]]) {
         guest = number
         self.argv = argv
         bootMillis = nil
+        fixedDisk = fixed
+        perBlockDisk = perBlock
+    }
+
+    /// The first block of the next batch, or nil when the run needs no more blocks.
+    func nextBatchStart() -> Int? {
+        if stopped || logError != nil { return nil }
+        return shouldRun(block: block + 1) ? block + 1 : nil
+    }
+
+    /// Limits `next()` to blocks `first..<first+size`; a batch run again
+    /// after a failed guest starts over at its first block (finished slots
+    /// are skipped).
+    func beginBatch(first: Int, size: Int) {
+        batchEnd = first + size - 1
+        if first <= block {
+            // Redo: requeue the batch's unfinished slots from its first block.
+            block = first - 1
+            queue.removeAll()
+        }
     }
 
     func guestBooted(millis: Int) { bootMillis = millis }
@@ -216,8 +314,9 @@ actor SlotPlanner {
         nextID += 1
         inFlight[nextID] = slot
         let cell = group.cells[slot.disk]
+        guard let index = perBlockDisk[slot.disk]?[slot.block] ?? fixedDisk[slot.disk] else { return nil }
         return SlotCommand(
-            id: nextID, disk: QemuCommand.serial(slot.disk),
+            id: nextID, disk: QemuCommand.serial(index),
             seed: group.slotSeed(disk: slot.disk, block: slot.block, seed: seed),
             spanBytes: cell.workload.span.bytes(of: cell.geometry.diskSize),
             warmupCapMillis: max(cell.workload.ramp.milliseconds, UInt32(SteadyState.minimumMillis) + 200),
@@ -227,13 +326,18 @@ actor SlotPlanner {
     /// Whether to run another block, and which: resumed blocks first.
     private func nextBlockNumber() -> Int? {
         let candidate = block + 1
-        if candidate > budget.maxBlocks { return nil }
+        if candidate > batchEnd { return nil }
+        return shouldRun(block: candidate) ? candidate : nil
+    }
+
+    private func shouldRun(block candidate: Int) -> Bool {
+        if candidate > budget.maxBlocks { return false }
         let all = history + records
         if candidate > budget.minBlocks {
             if let target = budget.targetCI {
-                if let widest = precision(all), widest <= target { return nil }
+                if let widest = precision(all), widest <= target { return false }
             } else {
-                return nil
+                return false
             }
             if let seconds = budget.seconds {
                 // The images must be removed within the budget too, and that
@@ -245,10 +349,10 @@ actor SlotPlanner {
                 }.reduce(0, +)
                 let perBlock = block > 0 ? written / Double(block) : 0
                 let removal = (written + perBlock) * ImageRemoval.secondsPerWrite
-                if elapsed + (lastBlockSeconds ?? 0) + removal > seconds { return nil }
+                if elapsed + (lastBlockSeconds ?? 0) + removal > seconds { return false }
             }
         }
-        return candidate
+        return true
     }
 
     func record(_ outcome: SlotOutcome) throws(OrchestratorError) {

@@ -39,9 +39,9 @@ struct PairingKeyTests {
             [workload]
             isolation = "shared"
             [image]
-            state = ["fresh"]
+            state = ["snapshot"]
             """)
-        #expect(text?.contains("workload.isolation: invalid value \"shared\": cell qcow2-fresh-16G") == true)
-        #expect(text?.contains("a fresh image changes when written") == true)
+        #expect(text?.contains("workload.isolation: invalid value \"shared\": cell qcow2-snapshot-16G") == true)
+        #expect(text?.contains("a snapshot image is fully allocated") == true)
     }
 }
