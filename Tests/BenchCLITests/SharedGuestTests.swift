@@ -150,4 +150,36 @@ struct SharedGuestTests {
         #expect(Set(all.map { "\($0.cellID)#\($0.repetition)" }).count == 9)
         #expect(Array(all.prefix(kept.count)) == kept)
     }
+
+    /// Fresh images change when written: every slot gets its own, and a
+    /// batch of blocks gets its own guest.
+    @Test func freshCellsGetAnImagePerSlot() async throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/tmp", withIntermediateDirectories: true)
+        let file = dir + "/fresh.toml"
+        try """
+            name = "fresh"
+            [workload]
+            ramp = "1s"
+            runtime = "1s"
+            repeat = 5
+            [image]
+            disk_size = ["1G"]
+            state = ["fresh"]
+            [reference]
+            null = true
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let out = dir + "/out"
+        let run = try await bench(["--matrix", file, "--output", out], tmpdir: dir + "/tmp")
+        #expect(exitCode(run) == 0, "\(run.stderr)")
+        let records = try ResultsLog.read(path: out + "/results.jsonl")
+        #expect(records.count == 10 && records.allSatisfy { $0.status == .ok })
+        let fresh = records.filter { $0.cell.state == .fresh }
+        #expect(Set(fresh.compactMap { $0.slot.map { "\($0.guest)/\($0.disk)" } }).count == 5, "one image per slot")
+        let null = records.filter { $0.cell.kind == .null }
+        #expect(Set(null.compactMap { $0.slot?.disk }).count == 1, "the null disk is the same in every guest")
+        #expect(Set(records.compactMap { $0.slot?.guest }) == [1, 2], "4 blocks per guest, then a new guest")
+        #expect(ReliabilityTests.leftovers(dir + "/tmp").files.isEmpty)
+    }
 }
