@@ -72,25 +72,8 @@ struct CalibrateCommand: AsyncParsableCommand {
         let progress = ProgressReporter()
 
         // Set up before the records file is opened: bad input writes nothing.
-        let setup = Task { () async throws -> (Harness, Harness) in
-            var base = try await Harness.prepare(
-                kernelDirectory: guest.kernel, accel: guest.accel, matrixName: "calibrate", matrixHash: "-",
-                seed: seed, logger: logger)
-            base.context.extraKernelParameters = guest.kernelArgs
-            do { return (base, try await base.using(driver: .fio)) } catch {
-                base.shutdown()
-                throw error
-            }
-        }
-        Interrupts.install { setup.cancel() }
-        let base: Harness
-        let fioHarness: Harness
-        do {
-            (base, fioHarness) = try await setup.value
-        } catch {
-            if Interrupts.interrupted { throw ExitCode(130) }
-            throw fail("\(error)", code: 2)
-        }
+        let harnesses = try await HarnessSetup.start(guest: guest, name: "calibrate", hash: "-", seed: seed, drivers: [.native, .fio])
+        guard let base = harnesses[.native], let fioHarness = harnesses[.fio] else { throw fail("internal: no harness", code: 1) }
         let harness = base
         let log: ResultsLog?
         do { log = try records.map { (path) throws(OrchestratorError) in try ResultsLog(path: path) } } catch {

@@ -120,29 +120,9 @@ struct MatrixCommand: AsyncParsableCommand {
 
         // The harness (kernel, initramfs, accelerator) comes up before the
         // output directory is made: bad input must leave nothing behind.
-        let logger = guest.makeLogger()
-        let setup = Task { () async throws -> Harness in
-            var base = try await Harness.prepare(
-                kernelDirectory: guest.kernel, accel: guest.accel, matrixName: matrix.name, matrixHash: matrix.hash,
-                seed: matrix.seed, logger: logger)
-            base.context.extraKernelParameters = guest.kernelArgs
-            do { return try await base.using(driver: matrix.workload.driver) } catch {
-                base.shutdown()
-                throw error
-            }
-        }
-        Interrupts.install { setup.cancel() }
-        let harness: Harness
-        do {
-            harness = try await setup.value
-        } catch {
-            if Interrupts.interrupted { throw ExitCode(130) }
-            throw fail("\(error)", code: 2)
-        }
-        if Interrupts.interrupted {
-            harness.shutdown()
-            throw ExitCode(130)
-        }
+        let harnesses = try await HarnessSetup.start(
+            guest: guest, name: matrix.name, hash: matrix.hash, seed: matrix.seed, drivers: [matrix.workload.driver])
+        guard let harness = harnesses[matrix.workload.driver] else { throw fail("internal: no harness", code: 1) }
 
         let outputDir = resume ?? output ?? "results/\(Self.timestampDirectoryName())"
         let lock: DirectoryLock

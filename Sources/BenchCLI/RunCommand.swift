@@ -76,11 +76,16 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let cell = try parse().cell
-        // Installed before anything starts, so Ctrl-C during setup also
-        // stops cleanly and exits 130.
-        let task = Task { () async throws -> RunRecord in try await measure(cell) }
+        // Ctrl-C during setup also stops cleanly and exits 130 (HarnessSetup).
+        let harnesses = try await HarnessSetup.start(
+            guest: guest, name: "bench-run", hash: "-", seed: seed, drivers: [cell.workload.driver])
+        guard let ready = harnesses[cell.workload.driver] else { throw fail("internal: no harness", code: 1) }
+        let task = Task { () async -> RunRecord in
+            await ready.runner.run(PlannedRun(cell: cell, repetition: 1), sequence: 0)
+        }
         Interrupts.install { task.cancel() }
         let result = await task.result
+        ready.shutdown()
         if case .success(let record) = result {
             if json {
                 let data = try ResultsLog.makeEncoder().encode(record)
@@ -96,30 +101,6 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 
-    /// Sets up a harness, runs the cell once and tears everything down.
-    func measure(_ cell: Cell) async throws -> RunRecord {
-        let logger = guest.makeLogger()
-        let harness: Harness
-        do {
-            harness = try await Harness.prepare(
-                kernelDirectory: guest.kernel, accel: guest.accel, matrixName: "bench-run",
-                matrixHash: "-", seed: seed, logger: logger)
-        } catch {
-            if Task.isCancelled { throw CancellationError() }
-            throw fail(error.description, code: 2)
-        }
-        defer { harness.shutdown() }
-        var withArgs = harness
-        withArgs.context.extraKernelParameters = guest.kernelArgs
-        let ready: Harness
-        do {
-            ready = try await withArgs.using(driver: cell.workload.driver)
-        } catch {
-            if Task.isCancelled { throw CancellationError() }
-            throw fail(error.description, code: 2)
-        }
-        return await ready.runner.run(PlannedRun(cell: cell, repetition: 1), sequence: 0)
-    }
 }
 
 enum ImageStateChoice: String, ExpressibleByArgument, CaseIterable {
