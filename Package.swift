@@ -29,7 +29,9 @@ let package = Package(
             name: "BenchSpec",
             dependencies: ["Qcow2Geometry", "GuestWire", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
-        .target(name: "Reporting", dependencies: ["Qcow2Geometry", "GuestWire", "BenchSpec"]),
+        // Records, provenance, the append-only results log and shard merge.
+        .target(name: "BenchResults", dependencies: ["Qcow2Geometry", "GuestWire", "BenchSpec"]),
+        .target(name: "Reporting", dependencies: ["Qcow2Geometry", "GuestWire", "BenchSpec", "BenchResults"]),
 
         // Guest side.
         .systemLibrary(name: "CLibAIO", path: "Sources/CLibAIO"),
@@ -48,7 +50,7 @@ let package = Package(
         .target(
             name: "Orchestrator",
             dependencies: [
-                "Qcow2Geometry", "GuestWire", "BenchSpec",
+                "Qcow2Geometry", "GuestWire", "BenchSpec", "BenchResults",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
@@ -57,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "bench",
             dependencies: [
-                "Qcow2Geometry", "GuestWire", "BenchSpec", "Reporting", "Orchestrator", "bench-guest",
+                "Qcow2Geometry", "GuestWire", "BenchSpec", "BenchResults", "Reporting", "Orchestrator", "bench-guest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -67,9 +69,9 @@ let package = Package(
         .testTarget(name: "Qcow2GeometryTests", dependencies: ["Qcow2Geometry"]),
         .testTarget(name: "GuestWireTests", dependencies: ["GuestWire"], exclude: ["Fixtures"]),
         .testTarget(name: "BenchSpecTests", dependencies: ["BenchSpec"]),
-        .testTarget(name: "ReportingTests", dependencies: ["Reporting"], exclude: ["Snapshots"]),
-        .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator"]),
-        .testTarget(name: "BenchCLITests", dependencies: ["Orchestrator", "BenchSpec", "bench"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "BenchResults"], exclude: ["Snapshots"]),
+        .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator", "BenchResults"]),
+        .testTarget(name: "BenchCLITests", dependencies: ["Orchestrator", "BenchSpec", "BenchResults", "bench"]),
     ],
     swiftLanguageModes: [.v6]
 )

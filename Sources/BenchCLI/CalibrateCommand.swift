@@ -1,3 +1,4 @@
+import BenchResults
 import ArgumentParser
 import BenchSpec
 import Foundation
@@ -68,7 +69,6 @@ struct CalibrateCommand: AsyncParsableCommand {
         var fio = native
         fio.driver = .fio
         let disks = cells(native)
-        let logger = guest.makeLogger()
         let progress = ProgressReporter()
 
         // Set up before the records file is opened: bad input writes nothing.
@@ -76,7 +76,7 @@ struct CalibrateCommand: AsyncParsableCommand {
         guard let base = harnesses[.native], let fioHarness = harnesses[.fio] else { throw fail("internal: no harness", code: 1) }
         let harness = base
         let log: ResultsLog?
-        do { log = try records.map { (path) throws(OrchestratorError) in try ResultsLog(path: path) } } catch {
+        do { log = try records.map { (path) throws(RecordsError) in try ResultsLog(path: path) } } catch {
             harness.shutdown()
             throw fail(error.description, code: 2)
         }

@@ -1,3 +1,4 @@
+import BenchResults
 import ArgumentParser
 import BenchSpec
 import Foundation

@@ -1,3 +1,4 @@
+import BenchResults
 import BenchSpec
 import Foundation
 import Logging
@@ -26,7 +27,8 @@ public struct MatrixSession: Sendable {
         _ plan: [PlannedRun], done: Set<RunKey> = [], firstSequence: Int = 0,
         progress: @Sendable (RunRecord, Int, Int) -> Void
     ) async throws(OrchestratorError) -> [RunRecord] {
-        let log = try ResultsLog(path: resultsPath)
+        let log: ResultsLog
+        do { log = try ResultsLog(path: resultsPath) } catch { throw .records(error) }
         let runner = harness.runner
         var records: [RunRecord] = []
         var sequence = firstSequence
@@ -36,7 +38,7 @@ public struct MatrixSession: Sendable {
                 if Task.isCancelled { return records }
                 let record = await runner.run(planned, sequence: sequence, attempt: attempt)
                 if Task.isCancelled && record.status == .failed { return records }  // interrupted: not a measurement
-                try log.append(record)
+                do { try log.append(record) } catch { throw .records(error) }
                 sequence += 1
                 records.append(record)
                 progress(record, i, todo.count)

@@ -1,3 +1,4 @@
+import BenchResults
 /// Failures at the I/O edge. Each description says what failed, with what
 /// input, and what to try.
 public enum OrchestratorError: Error, CustomStringConvertible, Sendable {
@@ -10,6 +11,8 @@ public enum OrchestratorError: Error, CustomStringConvertible, Sendable {
     case accelUnavailable(accel: String, why: String)
     case outputNotDirectory(path: String)
     case outputLocked(path: String)
+    /// Reading or appending the results log failed.
+    case records(RecordsError)
 
     public var description: String {
         switch self {
@@ -26,6 +29,8 @@ public enum OrchestratorError: Error, CustomStringConvertible, Sendable {
             return "guest driver not found at \(path): build it with `swift build --product bench-guest`"
         case .io(let what, let path, let err):
             return "\(what) \(path): \(errnoText(err))"
+        case .records(let e):
+            return e.description
         case .accelUnavailable(let accel, let why):
             return "--accel \(accel) is not usable here: \(why); use --accel auto or tcg"
         case .outputLocked(let path):

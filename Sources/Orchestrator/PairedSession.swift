@@ -1,3 +1,4 @@
+import BenchResults
 import BenchSpec
 import Foundation
 import GuestWire
@@ -52,7 +53,8 @@ public struct PairedSession: Sendable {
         _ groups: [GuestGroup], previous: [RunRecord], firstSequence: Int, precision: @escaping Precision,
         progress: @escaping @Sendable (RunRecord, PairedProgress) -> Void
     ) async throws(OrchestratorError) -> (records: [RunRecord], qemuWallSeconds: Double) {
-        let log = try ResultsLog(path: resultsPath)
+        let log: ResultsLog
+        do { log = try ResultsLog(path: resultsPath) } catch { throw .records(error) }
         var all: [RunRecord] = []
         var qemuWall = 0.0
         var sequence = firstSequence
@@ -414,9 +416,9 @@ actor SlotPlanner {
 
     private func append(_ record: RunRecord) throws(OrchestratorError) {
         do { try log.append(record) } catch {
-            logError = error
+            logError = .records(error)
             stopped = true
-            throw error
+            throw .records(error)
         }
         sequence += 1
         records.append(record)

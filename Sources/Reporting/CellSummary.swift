@@ -1,3 +1,4 @@
+import BenchResults
 import BenchSpec
 import GuestWire
 import Qcow2Geometry

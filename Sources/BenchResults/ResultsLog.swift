@@ -10,7 +10,7 @@ public final class ResultsLog: @unchecked Sendable {
     private let fd: Int32
     private let encoder: JSONEncoder
 
-    public init(path: String) throws(OrchestratorError) {
+    public init(path: String) throws(RecordsError) {
         self.path = path
         fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .io(what: "cannot open results log", path: path, errno: errno) }
@@ -64,7 +64,7 @@ public final class ResultsLog: @unchecked Sendable {
         return data
     }
 
-    public func append(_ record: RunRecord) throws(OrchestratorError) {
+    public func append(_ record: RunRecord) throws(RecordsError) {
         var data: Data
         do { data = try encoder.encode(record) } catch { throw .io(what: "cannot encode record for", path: path, errno: EINVAL) }
         data.append(0x0A)
@@ -113,11 +113,14 @@ public final class ResultsLog: @unchecked Sendable {
 public enum RecordsError: Error, CustomStringConvertible {
     case unreadable(String)
     case badLine(String, Int, String)
+    /// A system call on the results log failed.
+    case io(what: String, path: String, errno: Int32)
 
     public var description: String {
         switch self {
         case .unreadable(let p): "cannot read records: \(p) (expected a results directory or its results.jsonl)"
         case .badLine(let p, let n, let why): "\(p):\(n): not a run record: \(why)"
+        case .io(let what, let path, let err): "\(what) \(path): \(String(cString: strerror(err)))"
         }
     }
 }
