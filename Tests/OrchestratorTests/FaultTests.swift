@@ -178,13 +178,13 @@ struct DiskFullTests {
         try await withTinyFilesystem(bytes: 16384) { dir in
             let log = try ResultsLog(path: dir + "/results.jsonl")
             var written = 0
-            var failure: OrchestratorError?
+            var failure: RecordsError?
             for i in 0..<100 {
                 do {
                     try log.append(ResultsLogTests.record(i))
                     written += 1
                 } catch {
-                    failure = error as? OrchestratorError
+                    failure = error
                     break
                 }
             }
