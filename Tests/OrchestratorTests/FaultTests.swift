@@ -184,7 +184,7 @@ struct DiskFullTests {
                     try log.append(ResultsLogTests.record(i))
                     written += 1
                 } catch {
-                    failure = error
+                    failure = error as? RecordsError
                     break
                 }
             }
