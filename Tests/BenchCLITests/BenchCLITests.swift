@@ -120,6 +120,16 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         // Matrix files: file, key and value.
         BadInput(["--matrix", "{m}", "--output", "{dir}/out"], toml: "[cache]\nl2_cache_size = [\"64K\", \"12Q\"]\n", "{m}: cache.l2_cache_size: invalid value \"12Q\""),
         BadInput(["--matrix", "{m}"], toml: "[cache]\nl2_size = [\"1M\"]\n", "{m}: unknown key 'cache.l2_size'", "allowed: l2_cache_size"),
+        // Paired-run keys and their overrides.
+        BadInput(["--matrix", "{m}"], toml: "[workload]\nisolation = \"together\"\n", "{m}: workload.isolation: invalid value \"together\": must be one of: shared, guest-per-run"),
+        BadInput(["--matrix", "{m}"], toml: "[workload]\ntarget_ci = \"0%\"\n", "{m}: workload.target_ci: invalid value \"0%\": must be a percentage above 0% and at most 50%"),
+        BadInput(["--matrix", "{m}"], toml: "[workload]\nmin_blocks = 1\n", "{m}: workload.min_blocks: invalid value \"1\": must be from 2 to 1000"),
+        BadInput(["--matrix", "{m}"], toml: "[workload]\nbudget = \"soon\"\n", "{m}: workload.budget: invalid value \"soon\""),
+        BadInput(["--matrix", "{m}"], toml: "[workload]\nisolation = \"shared\"\n[image]\nstate = [\"snapshot\"]\n", "{m}: workload.isolation: invalid value \"shared\"", "a snapshot image is fully allocated"),
+        BadInput(["--matrix", "--target-ci", "60%"], "--target-ci: invalid value \"60%\": must be a percentage above 0% and at most 50%"),
+        BadInput(["--matrix", "--max-blocks", "1"], "--max-blocks: invalid value \"1\": must be from 2 to 1000"),
+        BadInput(["--matrix", "--budget=-5m"], "--budget: invalid value \"-5m\""),
+        BadInput(["--matrix", "--isolation", "together"], "--isolation: invalid value \"together\": must be one of: shared, guest-per-run"),
         BadInput(["--matrix", "{m}"], toml: "[workload]\niodepth = \"32\"\n", "{m}: workload.iodepth: invalid value \"32\": must be an integer, not a string"),
         BadInput(["--matrix", "{m}"], toml: "[workload]\niodepth = 2000\n", "{m}: workload.iodepth: invalid value \"2000\": must be from 1 to 1024"),
         BadInput(["--matrix", "{m}"], toml: "[workload]\nspan = \"50\"\n", "{m}: workload.span: invalid value \"50\": must cover at least one block (4K)"),
