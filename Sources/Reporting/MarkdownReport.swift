@@ -26,10 +26,20 @@ public func markdownReport(_ set: ResultSet, plotFile: String = "coverage.svg") 
         return md.text
     }
     let failed = set.failures.count
-    md.line(
-        "\(set.records.count) runs of \(set.cells.count) cells, \(failed) failed. "
-            + "IOPS are means over the successful repetitions of a cell, ± the half-width of their 95% confidence "
-            + "interval (Student's t); compare ratios measured in one session rather than absolute numbers.")
+    let slots = set.records.filter { $0.slot != nil }
+    if slots.isEmpty {
+        md.line(
+            "\(set.records.count) runs of \(set.cells.count) cells, \(failed) failed. "
+                + "IOPS are means over the successful repetitions of a cell, ± the half-width of their 95% confidence "
+                + "interval (Student's t); compare ratios measured in one session rather than absolute numbers.")
+    } else {
+        let blocks = Set(slots.map(\.repetition)).count
+        let perRun = set.records.count - slots.count
+        md.line(
+            "\(slots.count) slots in \(blocks) blocks" + (perRun > 0 ? " and \(perRun) runs in their own guests" : "")
+                + " of \(set.cells.count) cells, \(failed) failed. The paired ratios below are the result; absolute "
+                + "IOPS (means over slots or runs ± the half-width of their 95% CI) drift with the host.")
+    }
     md.blank()
     pairedSection(set, into: &md)
     environmentSection(set, into: &md)
@@ -208,7 +218,7 @@ private func pairedSection(_ set: ResultSet, into md: inout MarkdownWriter) {
     md.blank()
     for line in pairedVerdicts(set) { md.line(line) }
     if let target = p.targetCI {
-        let missed = p.steering.filter { $0.value > target }.keys.sorted().map { set.labels.label($0) }
+        let missed = set.cells.filter { (p.steering[$0.cellID] ?? 0) > target }.map { set.labels.label($0.cellID) }
         md.line(
             missed.isEmpty
                 ? "Every compared ratio reached the target CI of ±\(Pairing.percentText(target))."
@@ -234,14 +244,29 @@ func pairedVerdicts(_ set: ResultSet) -> [String] {
                 + "(\(eb.l2CacheBytes.exactBinary) L2): ratio \(ratioText(r)), \(r.blocks) blocks; \(verdict).")
     }
     for series in set.series {
-        let members = set.cells(in: series).filter { p.vsReference[$0.cellID] != nil }
-        let sorted = members.sorted { ($0.effective?.l2CacheBytes.bytes ?? 0) < ($1.effective?.l2CacheBytes.bytes ?? 0) }
-        for (a, b) in zip(sorted, sorted.dropFirst()) {
-            guard let ra = p.vsReference[a.cellID], let rb = p.vsReference[b.cellID],
-                  a.effective?.l2CacheBytes != b.effective?.l2CacheBytes else { continue }
-            let resolved = ra.high < rb.low || rb.high < ra.low
+        // Each cell's ratio against the series reference; the reference is 1.
+        var points: [(cell: CellSummary, low: Double, high: Double)] = []
+        for c in set.cells(in: series) {
+            if let r = p.vsReference[c.cellID] {
+                points.append((c, r.low, r.high))
+            } else if p.vsReference.values.contains(where: { $0.referenceCellID == c.cellID }) {
+                points.append((c, 1, 1))
+            }
+        }
+        // Neighbouring distinct cache sizes, smallest first; identical caches are the A/A check above.
+        var byBytes: [(cell: CellSummary, low: Double, high: Double)] = []
+        for point in points.sorted(by: { ($0.cell.effective?.l2CacheBytes.bytes ?? 0) < ($1.cell.effective?.l2CacheBytes.bytes ?? 0) }) {
+            if let last = byBytes.last, last.cell.effective?.l2CacheBytes == point.cell.effective?.l2CacheBytes {
+                if last.low == 1 && last.high == 1 { continue }  // keep the reference for its size
+                byBytes[byBytes.count - 1] = point
+                continue
+            }
+            byBytes.append(point)
+        }
+        for (a, b) in zip(byBytes, byBytes.dropFirst()) {
+            let resolved = a.high < b.low || b.high < a.low
             lines.append(
-                "- \(set.labels.label(a.cellID)) vs \(set.labels.label(b.cellID)): "
+                "- \(set.labels.label(a.cell.cellID)) vs \(set.labels.label(b.cell.cellID)): "
                     + (resolved ? "resolved (CIs do not overlap)" : "**not resolved** (CIs overlap)") + ".")
         }
     }
