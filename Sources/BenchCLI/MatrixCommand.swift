@@ -91,7 +91,7 @@ struct MatrixCommand: AsyncParsableCommand {
         }
         if let resume {
             if output != nil { throw ValidationError("--output: cannot be combined with --resume (the results go back into the resumed directory)") }
-            _ = try Self.resumeState(resume, matrix: matrix)
+            _ = try Self.resumeState(resume, matrix: matrix, shardText: shard.recorded)
             return
         }
         if let output, FileManager.default.fileExists(atPath: output + "/results.jsonl") {
@@ -123,7 +123,8 @@ struct MatrixCommand: AsyncParsableCommand {
         // output directory is made: bad input must leave nothing behind.
         let harnesses = try await HarnessSetup.start(
             guest: guest, name: matrix.name, hash: matrix.hash, seed: matrix.seed, drivers: [matrix.workload.driver])
-        guard let harness = harnesses[matrix.workload.driver] else { throw fail("internal: no harness", code: 1) }
+        guard var harness = harnesses[matrix.workload.driver] else { throw fail("internal: no harness", code: 1) }
+        harness.context.shard = shard.recorded
 
         let outputDir = resume ?? output ?? "results/\(Self.timestampDirectoryName())"
         let lock: DirectoryLock
@@ -137,7 +138,7 @@ struct MatrixCommand: AsyncParsableCommand {
         defer { lock.release() }
         let previous: ResumeState
         do {
-            previous = try resume.map { try Self.resumeState($0, matrix: matrix) } ?? ResumeState(records: [])
+            previous = try resume.map { try Self.resumeState($0, matrix: matrix, shardText: shard.recorded) } ?? ResumeState(records: [])
         } catch {
             harness.shutdown()
             throw error
@@ -256,7 +257,7 @@ struct MatrixCommand: AsyncParsableCommand {
 
     /// Reads and checks a directory for `--resume`: it must hold records of
     /// this very matrix (same hash: same file content and overrides).
-    static func resumeState(_ dir: String, matrix: Matrix) throws -> ResumeState {
+    static func resumeState(_ dir: String, matrix: Matrix, shardText: String?) throws -> ResumeState {
         let path = dir + "/results.jsonl"
         guard FileManager.default.fileExists(atPath: path) else {
             throw ValidationError("--resume: invalid value \"\(dir)\": no results.jsonl there; nothing to resume")
@@ -266,6 +267,10 @@ struct MatrixCommand: AsyncParsableCommand {
         if let other = records.first(where: { $0.provenance.matrixHash != matrix.hash }) {
             throw ValidationError(
                 "--resume: invalid value \"\(dir)\": it holds runs of matrix \(other.provenance.matrixName) (hash \(other.provenance.matrixHash)), not \(matrix.name) (hash \(matrix.hash)); use the same matrix file and overrides")
+        }
+        if let other = records.first(where: { $0.provenance.shard != shardText }) {
+            throw ValidationError(
+                "--resume: invalid value \"\(dir)\": it holds \(other.provenance.shard.map { "shard \($0)" } ?? "an unsharded run"), not \(shardText.map { "shard \($0)" } ?? "an unsharded run"); resume with the same --shard")
         }
         return ResumeState(records: records)
     }

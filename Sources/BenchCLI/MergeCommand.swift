@@ -12,7 +12,8 @@ struct MergeCommand: AsyncParsableCommand {
         commandName: "merge",
         abstract: "Merge the results directories of a sharded matrix run (--shard I/N) into one.",
         discussion: """
-            Refuses shards of different matrices (matrix hash), a cell present in two shards, and an OUT that \
+            Refuses shards of different matrices (matrix hash), a cell present in two shards, a missing or repeated \
+            shard (records carry their shard I/N), and an OUT that \
             already holds results.jsonl. Run order (sequence) becomes the shards in the order given, each in its \
             own order. Exit status: 0 merged, 2 bad input.
             """)

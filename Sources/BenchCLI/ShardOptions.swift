@@ -13,6 +13,9 @@ struct ShardOptions: ParsableArguments {
             valueName: "I/N"))
     var text: String?
 
+    /// `I/N` as recorded in provenance (normalized); nil without `--shard`.
+    var recorded: String? { (try? shard())?.map(\.description) }
+
     /// The parsed shard; nil runs every cell.
     func shard() throws -> Shard? {
         try text.map { (t) throws in try parsed { () throws(InvalidValue) in try Shard(parsing: t) } }

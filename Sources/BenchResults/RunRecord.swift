@@ -96,6 +96,10 @@ public struct Provenance: Hashable, Sendable, Codable {
     public var startedAt: String
     /// The exact argv QEMU was started with.
     public var qemuCommandLine: [String]
+    /// `I/N` when the run was shard I of N of its matrix (`--shard`); nil
+    /// for an unsharded run. `bench merge` checks that every shard is there
+    /// exactly once.
+    public var shard: String?
 
     public init(
         qemuVersion: String, accel: String, accelReason: String, guestKernel: String, hostCPU: String, hostKernel: String,

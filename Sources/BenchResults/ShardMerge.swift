@@ -21,6 +21,11 @@ public enum ShardMergeError: Error, Equatable, Sendable, CustomStringConvertible
     /// A cell measured in two shards: a shard was given twice, or the shards
     /// were not cut from one matrix run.
     case cellInSeveralShards(cellID: String, source: String, otherSource: String)
+    /// Directories recorded as shards `I/N` must be all N of them, each once.
+    case shardGivenTwice(shard: String, source: String, otherSource: String)
+    case missingShards([Int], count: Int)
+    case shardCountsDiffer(source: String, shard: String, otherSource: String, otherShard: String)
+    case notAShard(source: String, otherSource: String, otherShard: String)
 
     public var description: String {
         switch self {
@@ -31,6 +36,14 @@ public enum ShardMergeError: Error, Equatable, Sendable, CustomStringConvertible
                 + "merge only shards of one matrix file run with the same overrides"
         case .cellInSeveralShards(let id, let source, let otherSource):
             "cell \(id) is in both \(source) and \(otherSource); each cell belongs to one shard (was a directory given twice?)"
+        case .shardGivenTwice(let shard, let source, let otherSource):
+            "shard \(shard) is given twice: \(source) and \(otherSource); give each shard directory once"
+        case .missingShards(let missing, let count):
+            "missing shard\(missing.count == 1 ? "" : "s") \(missing.map { "\($0)/\(count)" }.joined(separator: ", ")): merge needs all \(count) shards of the run"
+        case .shardCountsDiffer(let source, let shard, let otherSource, let otherShard):
+            "\(source) is shard \(shard) but \(otherSource) is shard \(otherShard): shards of one run share N"
+        case .notAShard(let source, let otherSource, let otherShard):
+            "\(source) is not a shard (it ran every cell) but \(otherSource) is shard \(otherShard)"
         }
     }
 }
@@ -67,5 +80,27 @@ public func mergeShards(_ shards: [ShardRecords]) throws(ShardMergeError) -> [Ru
             merged.append(record)
         }
     }
+    try checkShardSet(shards)
     return merged
+}
+
+/// Every directory recorded as `I/N` (the first record's `provenance.shard`)
+/// must be one of N distinct shards, all present. Records from before shards
+/// were recorded carry none and are not checked.
+func checkShardSet(_ shards: [ShardRecords]) throws(ShardMergeError) {
+    let labelled = shards.map { ($0.source, $0.records.first?.provenance.shard) }
+    guard let (firstSource, firstShard) = labelled.first(where: { $0.1 != nil }), let firstShard,
+          let count = Int(firstShard.split(separator: "/").last ?? "") else { return }
+    var seen: [Int: String] = [:]
+    for (source, shard) in labelled {
+        guard let shard else { throw .notAShard(source: source, otherSource: firstSource, otherShard: firstShard) }
+        let parts = shard.split(separator: "/").compactMap { Int($0) }
+        guard parts.count == 2, parts[1] == count else {
+            throw .shardCountsDiffer(source: firstSource, shard: firstShard, otherSource: source, otherShard: shard)
+        }
+        if let other = seen[parts[0]] { throw .shardGivenTwice(shard: shard, source: other, otherSource: source) }
+        seen[parts[0]] = source
+    }
+    let missing = (1...max(1, count)).filter { seen[$0] == nil }
+    if !missing.isEmpty { throw .missingShards(missing, count: count) }
 }

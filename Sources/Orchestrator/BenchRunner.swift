@@ -24,6 +24,8 @@ public struct RunContext: Sendable {
     /// Time allowed after the measured window for draining in-flight I/O,
     /// printing the result and powering off.
     public var drainGrace: Duration = .seconds(15)
+    /// `I/N` of a sharded matrix run, recorded in every record's provenance.
+    public var shard: String?
 
     public init(
         kernel: GuestKernel, initramfs: Initramfs, accel: AccelDecision, host: HostEnvironment, imageFilesystem: String,
@@ -84,6 +86,7 @@ public struct BenchRunner: Sendable {
             guestKernel: context.kernel.version, hostCPU: context.host.hostCPU, hostKernel: context.host.hostKernel,
             imageFilesystem: context.imageFilesystem, gitRevision: context.host.gitRevision, matrixName: context.matrixName,
             matrixHash: context.matrixHash, seed: context.seed, startedAt: Self.timestamp(), qemuCommandLine: cmd.argv)
+        provenance.shard = context.shard
 
         // Prepare the image(s).
         let prepStart = clock.now

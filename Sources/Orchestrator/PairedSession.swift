@@ -432,11 +432,13 @@ actor SlotPlanner {
 
     private func provenance() -> Provenance {
         let c = context
-        return Provenance(
+        var p = Provenance(
             qemuVersion: c.host.qemuVersion, accel: c.accel.accel.rawValue, accelReason: c.accel.reason, guestKernel: c.kernel.version,
             hostCPU: c.host.hostCPU, hostKernel: c.host.hostKernel, imageFilesystem: c.imageFilesystem,
             gitRevision: c.host.gitRevision, matrixName: c.matrixName, matrixHash: c.matrixHash, seed: c.seed,
             startedAt: BenchRunner.timestamp(), qemuCommandLine: argv)
+        p.shard = c.shard
+        return p
     }
 }
 

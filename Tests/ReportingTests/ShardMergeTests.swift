@@ -110,4 +110,33 @@ struct ShardMergeTests {
         #expect(throws: ShardMergeError.noShards) { try mergeShards([]) }
         #expect(throws: ShardMergeError.empty(source: "b")) { try mergeShards([shard, ShardRecords(source: "b", records: [])]) }
     }
+
+    /// Records of shard `i` of `n`, labelled as `--shard i/n` labels them.
+    static func labelled(_ i: Int, of n: Int) throws -> ShardRecords {
+        let cells = try Shard(parsing: "\(i)/\(n)").select(matrix.cells())
+        let records = run(cells).map { r -> RunRecord in
+            var r = r
+            r.provenance.shard = "\(i)/\(n)"
+            return r
+        }
+        return ShardRecords(source: "s\(i)", records: records)
+    }
+
+    @Test func mergeNeedsEveryShardExactlyOnce() throws {
+        let all = try (1...3).map { try Self.labelled($0, of: 3) }
+        #expect(try mergeShards(all).count == Self.matrix.cells().count * Self.matrix.repetitions)
+        #expect(throws: ShardMergeError.missingShards([2], count: 3)) { try mergeShards([all[0], all[2]]) }
+        #expect(ShardMergeError.missingShards([2], count: 3).description == "missing shard 2/3: merge needs all 3 shards of the run")
+        var twice = all[1]
+        twice.source = "copy"
+        #expect(throws: ShardMergeError.self) { try mergeShards(all + [twice]) }
+        let otherCount = try Self.labelled(1, of: 2)
+        #expect(throws: ShardMergeError.shardCountsDiffer(source: "s1", shard: "1/3", otherSource: "s1", otherShard: "1/2")) {
+            try mergeShards([all[0], all[1], all[2], ShardRecords(source: "s1", records: otherCount.records.map { r in
+                var r = r
+                r.cellID += "-x"
+                return r
+            })])
+        }
+    }
 }
