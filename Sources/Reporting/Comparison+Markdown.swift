@@ -41,11 +41,14 @@ public func comparisonMarkdown(_ c: Comparison) -> String {
     md.blank()
     let criteria = c.criteria
     md.line(
-        "A change is flagged when it is significant at \(confidenceText(criteria)) confidence and larger than "
-            + "\(fixed(criteria.thresholdPercent, 1))% of the baseline mean: lower IOPS or higher p99 latency is a "
-            + "regression. Tests are two-sided, over each side's successful runs: Welch's t-test with at least "
-            + "\(RegressionCriteria.welchMinimumRuns) runs on both sides, the exact Mann–Whitney U test when a side "
-            + "has 2, none with 1 (never flagged).")
+        "A change is flagged when it is significant at \(confidenceText(criteria)) confidence after Holm–Bonferroni "
+            + "over every gated test, and larger than \(fixed(criteria.thresholdPercent, 1))% of the baseline: lower IOPS "
+            + "or paired ratio, or higher p99 latency, is a regression. Cells measured in shared guests on both sides are "
+            + "gated on their *paired ratio* (IOPS over the series reference's in the same block; Welch's t-test on the "
+            + "per-block log ratios), which does not move with the runner's speed; their absolute IOPS and p99 are shown, "
+            + "not gated. Other cells: Welch's t-test with at least \(RegressionCriteria.welchMinimumRuns) runs on both "
+            + "sides, the exact Mann–Whitney U test when a side has 2, none with 1. The null-co control is never gated. "
+            + "*MDE* is the smallest change the test would detect with 80% power at that family-wise level.")
     md.blank()
     if c.cells.isEmpty {
         md.line("No cell is in both result sets: nothing was compared.")
@@ -63,17 +66,27 @@ public func comparisonMarkdown(_ c: Comparison) -> String {
                     notes.append(([m.metric.label], note))
                 }
             }
+            if let why = cell.ungatedBecause { notes.insert(([], why), at: 0) }
+            let ratio = cell.pairedRatio
             rows.append(
                 [verdictText(cell), code(cell.cellID)]
+                    + [
+                        ratio.flatMap { r in r.baselineMean.map { fixed($0, 3) } } ?? "-",
+                        ratio.flatMap { r in r.currentMean.map { fixed($0, 3) } } ?? "-",
+                        ratio?.changePercent.map(signedPercent) ?? "-",
+                        ratio.map(pText) ?? "-",
+                        (ratio ?? cell.iops).minimumDetectablePercent.map { "±" + fixed($0, 1) + "%" } ?? "-",
+                    ]
                     + metricColumns(cell.iops, decimals: 0) + metricColumns(cell.latencyP99, decimals: 1)
-                    + [notes.map { $0.labels.joined(separator: ", ") + ": " + $0.text }.joined(separator: "; ")])
+                    + [notes.map { ($0.labels.isEmpty ? "" : $0.labels.joined(separator: ", ") + ": ") + $0.text }.joined(separator: "; ")])
         }
         md.table(
             [
-                "Verdict", "Cell", "IOPS baseline", "IOPS current", "IOPS change", "IOPS p", "p99 µs baseline",
-                "p99 µs current", "p99 change", "p99 p", "Notes",
+                "Verdict", "Cell", "Ratio baseline", "Ratio current", "Ratio change", "Ratio p (Holm)", "MDE",
+                "IOPS baseline", "IOPS current", "IOPS change", "IOPS p", "p99 µs baseline", "p99 µs current",
+                "p99 change", "p99 p", "Notes",
             ],
-            ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "l"], rows)
+            ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l"], rows)
         md.blank()
     }
     if !c.onlyInBaseline.isEmpty {
@@ -108,7 +121,8 @@ private func sideText(_ s: ComparisonSide) -> String {
 }
 
 private func verdictText(_ cell: CellComparison) -> String {
-    let which = cell.metrics.filter { $0.verdict == cell.verdict }.map(\.metric.label).joined(separator: ", ")
+    if !cell.gated && cell.cellID.hasPrefix("null-") { return "control" }
+    let which = cell.metrics.filter { $0.gated && $0.verdict == cell.verdict }.map(\.metric.label).joined(separator: ", ")
     switch cell.verdict {
     case .regression: return "**regression** (\(which))"
     case .improvement: return "improvement (\(which))"
@@ -133,9 +147,10 @@ private func signedPercent(_ value: Double) -> String {
     return (value > 0 && text != "0.0" ? "+" : "") + text + "%"
 }
 
-/// `0.0123 (Welch)`, `<0.0001 (Welch)`, `0.2000 (MWU)`, `-`.
+/// `0.0123 (Welch)`, `<0.0001 (Welch)`, `0.2000 (MWU)`, `-`; the
+/// Holm-adjusted p-value when the metric was gated.
 private func pText(_ m: MetricComparison) -> String {
-    guard let p = m.pValue, let test = m.test else { return "-" }
+    guard let p = m.adjustedPValue ?? m.pValue, let test = m.test else { return "-" }
     let name = test == .welch ? "Welch" : "MWU"
     return (p < 0.0001 ? "<0.0001" : fixed(p, 4)) + " (\(name))"
 }

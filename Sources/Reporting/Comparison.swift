@@ -1,5 +1,6 @@
 import BenchResults
 import BenchSpec
+import Foundation
 import GuestWire
 
 /// When a change between a baseline and a current result set counts as real:
@@ -35,13 +36,18 @@ public enum ComparedMetric: String, Hashable, Sendable, Codable {
     case iops
     /// 99th percentile completion latency of the run, µs: higher is a regression.
     case latencyP99 = "p99_latency_us"
+    /// A shared-guest cell's IOPS over its series reference's in the same
+    /// block (a reference's over the null-co control's): tested on the
+    /// per-block log ratios, so it stays comparable between runners of
+    /// different speed. Lower is a regression.
+    case pairedRatio = "paired_ratio"
 
-    var higherIsBetter: Bool { self == .iops }
+    var higherIsBetter: Bool { self != .latencyP99 }
 
     /// The run's value of this metric.
     func value(_ result: GuestResult) -> Double {
         switch self {
-        case .iops: result.iops
+        case .iops, .pairedRatio: result.iops
         case .latencyP99: result.latency.p99Us
         }
     }
@@ -50,6 +56,7 @@ public enum ComparedMetric: String, Hashable, Sendable, Codable {
         switch self {
         case .iops: "IOPS"
         case .latencyP99: "p99"
+        case .pairedRatio: "ratio"
         }
     }
 }
@@ -91,22 +98,39 @@ public struct MetricComparison: Hashable, Sendable, Codable {
     /// Two-sided p-value.
     public let pValue: Double?
     /// `pValue < 1 - confidence`.
-    public let significant: Bool
-    public let verdict: Verdict
+    public var significant: Bool
+    public var verdict: Verdict
     /// Why a change was not flagged or not tested, when that is not obvious.
-    public let note: String?
+    public var note: String?
+    /// The p-value after Holm–Bonferroni over every gated test of the
+    /// comparison (cells x metrics); `significant` uses it when set.
+    public var adjustedPValue: Double? = nil
+    /// The smallest change (percent) this test would detect with 80% power
+    /// at the comparison's family-wise level, from the two sides' spread.
+    public var minimumDetectablePercent: Double? = nil
+    /// False for figures shown but not gated (absolute IOPS and p99 of a
+    /// paired cell, which depend on the runner's speed).
+    public var gated: Bool = true
 }
 
 /// Baseline against current for one cell present on both sides.
 public struct CellComparison: Hashable, Sendable, Codable {
     public let cellID: String
-    /// Regression when either metric regressed; improvement when one
+    /// Regression when a gated metric regressed; improvement when one
     /// improved and none regressed; unchanged when tested; else untested.
-    public let verdict: Verdict
-    public let iops: MetricComparison
-    public let latencyP99: MetricComparison
+    public var verdict: Verdict
+    public var iops: MetricComparison
+    public var latencyP99: MetricComparison
+    /// The paired ratio against the series reference (shared-guest cells
+    /// on both sides); when present it is the gate, not absolute IOPS.
+    public var pairedRatio: MetricComparison?
+    /// False for the null-co control and for cells whose workload differs
+    /// between the sides: shown, never a regression.
+    public var gated: Bool = true
+    /// Why the cell is not gated.
+    public var ungatedBecause: String?
 
-    public var metrics: [MetricComparison] { [iops, latencyP99] }
+    public var metrics: [MetricComparison] { [pairedRatio, iops, latencyP99].compactMap { $0 } }
 }
 
 /// One provenance field whose values differ between the two sides.
@@ -162,14 +186,15 @@ public struct Comparison: Hashable, Sendable, Codable {
 
     /// Cells with a significant regression beyond the threshold.
     public var regressions: [CellComparison] { cells.filter { $0.verdict == .regression } }
-    /// The CI gate: any regression fails it.
-    public var hasRegression: Bool { cells.contains { $0.verdict == .regression } }
+    /// The CI gate: any regression of a gated cell fails it.
+    public var hasRegression: Bool { cells.contains { $0.gated && $0.verdict == .regression } }
     /// `null-co` cells whose IOPS moved significantly beyond the threshold.
     /// They have no qcow2 metadata, so such a move is in the rest of the path
     /// (host load, QEMU core, guest kernel, driver), and qcow2 cells that
     /// moved by about as much are likely explained by it.
     public var ceilingShifts: [CellComparison] {
-        cells.filter { $0.cellID.hasPrefix("null-") && [.regression, .improvement].contains($0.iops.verdict) }
+        cells.filter { $0.cellID.hasPrefix("null-") && $0.iops.pValue.map { $0 < criteria.alpha } == true
+            && ($0.iops.changePercent.map { abs($0) > criteria.thresholdPercent } ?? false) }
     }
 }
 
@@ -193,10 +218,29 @@ public func compareResults(
     for (order, cell) in current.cells.enumerated() where baselineIDs.contains(cell.cellID) {
         let b = baselineRuns[cell.cellID] ?? []
         let c = currentRuns[cell.cellID] ?? []
-        let iops = compareMetric(.iops, baseline: b, current: c, criteria: criteria)
-        let p99 = compareMetric(.latencyP99, baseline: b, current: c, criteria: criteria)
-        compared.append((order, CellComparison(cellID: cell.cellID, verdict: cellVerdict(iops, p99), iops: iops, latencyP99: p99)))
+        var iops = compareMetric(.iops, baseline: b, current: c, criteria: criteria)
+        var p99 = compareMetric(.latencyP99, baseline: b, current: c, criteria: criteria)
+        var ratio: MetricComparison?
+        // Against the series reference; a reference itself against null-co.
+        let pb = baseline.paired, pc = current.paired
+        if let lb = pb.logRatiosVsReference[cell.cellID] ?? pb.logRatiosVsNull[cell.cellID],
+           let lc = pc.logRatiosVsReference[cell.cellID] ?? pc.logRatiosVsNull[cell.cellID] {
+            ratio = comparePairedRatio(baseline: lb, current: lc, criteria: criteria)
+            iops.gated = false
+            p99.gated = false
+        }
+        var comparison = CellComparison(cellID: cell.cellID, verdict: .untested, iops: iops, latencyP99: p99, pairedRatio: ratio)
+        if cell.kind == .null {
+            comparison.gated = false
+            comparison.ungatedBecause = "the null-co control: its moves are reported, not gated"
+        } else if let why = workloadDifference(cell.cellID, baseline: baseline, current: current) {
+            comparison.gated = false
+            comparison.ungatedBecause = why
+        }
+        compared.append((order, comparison))
     }
+    applyHolm(&compared, criteria: criteria)
+    for i in compared.indices { compared[i].cell.verdict = cellVerdict(compared[i].cell) }
     compared.sort { ($0.cell.verdict, $0.order) < ($1.cell.verdict, $1.order) }
     return Comparison(
         schemaVersion: Comparison.currentSchemaVersion, criteria: criteria,
@@ -217,12 +261,133 @@ private func successfulResults(_ set: ResultSet) -> [String: [GuestResult]] {
     return out
 }
 
-private func cellVerdict(_ metrics: MetricComparison...) -> Verdict {
-    let verdicts = metrics.map(\.verdict)
+/// The cell's verdict from its gated metrics; an ungated cell is at most
+/// `unchanged` (its moves are in the table and, for null-co, the warning).
+private func cellVerdict(_ cell: CellComparison) -> Verdict {
+    let gatedMetrics = cell.metrics.filter(\.gated)
+    var verdicts = gatedMetrics.map(\.verdict)
+    if !cell.gated { verdicts = verdicts.map { $0 == .untested ? .untested : .unchanged } }
     if verdicts.contains(.regression) { return .regression }
     if verdicts.contains(.improvement) { return .improvement }
     if verdicts.contains(.unchanged) { return .unchanged }
     return .untested
+}
+
+/// Welch's t-test on per-block log ratios of two nights: the paired ratio's
+/// change is `exp(mean current - mean baseline) - 1`.
+func comparePairedRatio(baseline: [Double], current: [Double], criteria: RegressionCriteria) -> MetricComparison {
+    let bMean = SampleStats(baseline)?.mean
+    let cMean = SampleStats(current)?.mean
+    var change: Double?
+    if let bMean, let cMean { change = finite((exp(cMean - bMean) - 1) * 100) }
+    guard baseline.count >= 2, current.count >= 2, let test = welchTTest(current, baseline), !test.pValue.isNaN else {
+        return MetricComparison(
+            metric: .pairedRatio, baselineRuns: baseline.count, currentRuns: current.count, baselineMean: bMean.map { Foundation.exp($0) },
+            currentMean: cMean.map { Foundation.exp($0) }, changePercent: change, test: nil, statistic: nil, degreesOfFreedom: nil, pValue: nil,
+            significant: false, verdict: .untested, note: "fewer than 2 paired blocks on a side")
+    }
+    return MetricComparison(
+        metric: .pairedRatio, baselineRuns: baseline.count, currentRuns: current.count, baselineMean: bMean.map { Foundation.exp($0) },
+        currentMean: cMean.map { Foundation.exp($0) }, changePercent: change, test: .welch, statistic: finite(test.statistic),
+        degreesOfFreedom: test.degreesOfFreedom.flatMap(finite), pValue: test.pValue, significant: test.pValue < criteria.alpha,
+        verdict: .unchanged, note: nil)
+}
+
+/// Holm–Bonferroni over every gated test of gated cells, then the verdicts:
+/// significant after adjustment and beyond the threshold. Also the smallest
+/// change each test could detect with 80% power at the Bonferroni level
+/// (Holm's is never stricter), from its standard error.
+func applyHolm(_ cells: inout [(order: Int, cell: CellComparison)], criteria: RegressionCriteria) {
+    var tests: [(cell: Int, path: WritableKeyPath<CellComparison, MetricComparison?>, p: Double)] = []
+    let paths: [WritableKeyPath<CellComparison, MetricComparison?>] = [\.pairedRatio, \.iopsOptional, \.latencyP99Optional]
+    for (i, entry) in cells.enumerated() where entry.cell.gated {
+        for path in paths {
+            guard let m = entry.cell[keyPath: path], m.gated, let p = m.pValue else { continue }
+            tests.append((i, path, p))
+        }
+    }
+    let m = tests.count
+    let order = tests.indices.sorted { tests[$0].p < tests[$1].p }
+    var running = 0.0
+    var adjusted = [Double](repeating: 1, count: m)
+    for (rank, k) in order.enumerated() {
+        running = max(running, min(1, Double(m - rank) * tests[k].p))
+        adjusted[k] = running
+    }
+    let zAlpha = normalQuantile(1 - criteria.alpha / (2 * Double(max(1, m))))
+    let zPower = normalQuantile(0.8)
+    for i in cells.indices {
+        for path in paths {
+            guard var metric = cells[i].cell[keyPath: path] else { continue }
+            if let k = tests.firstIndex(where: { $0.cell == i && $0.path == path }) {
+                metric.adjustedPValue = adjusted[k]
+                metric.significant = adjusted[k] < criteria.alpha
+            } else if !metric.gated || !cells[i].cell.gated {
+                metric.significant = false
+            }
+            if let t = metric.statistic, t != 0, t.isFinite, let change = metric.changePercent {
+                // SE of the (log) difference = |difference| / |t|.
+                let difference = metric.metric == .pairedRatio ? log(1 + change / 100) : change / 100
+                let se = abs(difference / t)
+                metric.minimumDetectablePercent = finite((zAlpha + zPower) * se * 100)
+            }
+            metric.verdict = verdict(for: metric, criteria: criteria)
+            cells[i].cell[keyPath: path] = metric
+        }
+    }
+}
+
+/// Verdict of a tested metric: significant (after adjustment) and beyond the threshold.
+private func verdict(for m: MetricComparison, criteria: RegressionCriteria) -> Verdict {
+    guard m.pValue != nil else { return m.verdict == .untested ? .untested : m.verdict }
+    let beyond = m.changePercent.map { abs($0) > criteria.thresholdPercent } ?? false
+    guard m.significant && beyond else { return .unchanged }
+    let worse = m.changePercent.map { m.metric.higherIsBetter ? $0 < 0 : $0 > 0 } ?? false
+    return worse ? .regression : .improvement
+}
+
+/// Inverse of the standard normal CDF (Acklam's rational approximation,
+/// relative error below 1.2e-9): enough for a detectable-change estimate.
+func normalQuantile(_ p: Double) -> Double {
+    let a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00]
+    let b = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01]
+    let c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00]
+    let d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00]
+    let low = 0.02425
+    if p <= 0 { return -.infinity }
+    if p >= 1 { return .infinity }
+    if p < low {
+        let q = (-2 * log(p)).squareRoot()
+        return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+    }
+    if p > 1 - low { return -normalQuantile(1 - p) }
+    let q = p - 0.5
+    let r = q * q
+    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q
+        / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+}
+
+/// Ramp or runtime differ between the sides' records of a cell: the cell ID
+/// does not hold them, so such cells match but measured another thing.
+func workloadDifference(_ cellID: String, baseline: ResultSet, current: ResultSet) -> String? {
+    func windows(_ set: ResultSet) -> Set<String> {
+        Set(set.records.filter { $0.cellID == cellID }.map { "ramp \($0.cell.workload.ramp), runtime \($0.cell.workload.runtime)" })
+    }
+    let b = windows(baseline)
+    let c = windows(current)
+    guard b != c else { return nil }
+    return "workload differs (baseline \(b.sorted().joined(separator: "; ")), current \(c.sorted().joined(separator: "; "))): shown, not gated"
+}
+
+extension CellComparison {
+    var iopsOptional: MetricComparison? {
+        get { iops }
+        set { if let v = newValue { iops = v } }
+    }
+    var latencyP99Optional: MetricComparison? {
+        get { latencyP99 }
+        set { if let v = newValue { latencyP99 = v } }
+    }
 }
 
 /// One metric of one cell: test, then verdict.

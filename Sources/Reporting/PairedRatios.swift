@@ -57,6 +57,12 @@ public struct PairedAnalysis: Hashable, Sendable {
     /// measured window), reference over cell so that, like IOPS, above 1
     /// means the cell is cheaper: the candidate for a steadier quantity.
     public var cpuVsReference: [String: PairedRatio] = [:]
+    /// Per cell, the per-block log IOPS ratios against its series reference
+    /// (block order): the samples `compare` tests between two nights.
+    public var logRatiosVsReference: [String: [Double]] = [:]
+    /// The same against the guest's null-co control: what a series
+    /// reference (which has no reference of its own) is compared by.
+    public var logRatiosVsNull: [String: [Double]] = [:]
     /// Slots whose warm-up hit its cap, and slots with high host steal.
     public var unsettledSlots = 0
     public var highStealSlots = 0
@@ -93,9 +99,19 @@ public struct PairedAnalysis: Hashable, Sendable {
             if let null = peers.first(where: { $0.value.kind == .null && $0.value.geometry.diskSize == cell.geometry.diskSize }),
                let a = iops[id], let n = iops[null.key] {
                 vsNull[id] = PairedRatio.make(a, over: n, referenceCellID: null.key)
+                logRatiosVsNull[id] = a.keys.sorted().compactMap { blk in
+                    guard let x = a[blk], let y = n[blk], x > 0, y > 0 else { return nil }
+                    return log(x / y)
+                }
             }
             guard let ref = Self.seriesReference(of: cell, among: peers, order: diskOrder), ref != id else { continue }
-            if let a = iops[id], let b = iops[ref] { vsReference[id] = PairedRatio.make(a, over: b, referenceCellID: ref) }
+            if let a = iops[id], let b = iops[ref] {
+                vsReference[id] = PairedRatio.make(a, over: b, referenceCellID: ref)
+                logRatiosVsReference[id] = a.keys.sorted().compactMap { blk in
+                    guard let x = a[blk], let y = b[blk], x > 0, y > 0 else { return nil }
+                    return log(x / y)
+                }
+            }
             if let a = cpu[id], let b = cpu[ref] { cpuVsReference[id] = PairedRatio.make(a, over: b, referenceCellID: ref) }
         }
     }

@@ -94,3 +94,52 @@ struct PairedRatioTests {
         #expect(labels.label("unknown") == "unknown")
     }
 }
+
+@Suite("Comparing paired ratios between nights")
+struct PairedComparisonTests {
+    static let small = Fixture.qcow2(l2: .value(.kib(128)))
+    static let full = Fixture.qcow2(l2: .value(.mib(2)))
+    static let null = Cell(kind: .null, geometry: ImageGeometry(diskSize: Fixture.disk))
+
+    /// A night of `blocks` blocks: `speed` scales every cell (the runner),
+    /// `smallRatio` is the small cache's IOPS over the full one's.
+    static func night(blocks: Int = 12, speed: Double, smallRatio: Double) -> ResultSet {
+        var records: [RunRecord] = []
+        for b in 1...blocks {
+            let noise = 1 + 0.03 * sin(Double(b) * 1.7)
+            let drift = 1 + 0.1 * sin(Double(b) * 0.4)
+            records.append(PairedRatioTests.slot(small, block: b, disk: 0, iops: 20000 * speed * drift * smallRatio * noise))
+            records.append(PairedRatioTests.slot(full, block: b, disk: 1, iops: 20000 * speed * drift))
+            records.append(PairedRatioTests.slot(null, block: b, disk: 2, iops: 60000 * speed * drift))
+        }
+        return ResultSet(records: records)
+    }
+
+    @Test func aSlowerRunnerIsNotARegressionButALowerRatioIs() throws {
+        let baseline = Self.night(speed: 1, smallRatio: 0.5)
+        let slower = compareResults(baseline: baseline, current: Self.night(speed: 0.8, smallRatio: 0.5))
+        #expect(!slower.hasRegression, "\(slower.cells.map { ($0.cellID, $0.verdict) })")
+        let small = try #require(slower.cells.first { $0.cellID == Self.small.id })
+        #expect(small.pairedRatio != nil && small.iops.gated == false)
+        #expect(slower.ceilingShifts.count == 1, "the null-co control moved with the runner")
+        #expect(slower.cells.first { $0.cellID == Self.null.id }?.gated == false)
+
+        let worse = compareResults(baseline: baseline, current: Self.night(speed: 1, smallRatio: 0.45))
+        #expect(worse.hasRegression)
+        let r = try #require(worse.cells.first { $0.cellID == Self.small.id }?.pairedRatio)
+        #expect(abs((r.changePercent ?? 0) + 10) < 0.5)
+        #expect(r.verdict == .regression)
+        #expect((r.minimumDetectablePercent ?? 99) < 5, "12 blocks of 3% noise resolve well under 5%")
+        #expect(r.adjustedPValue != nil)
+    }
+
+    @Test func aCellWhoseWindowChangedIsShownNotGated() throws {
+        let baseline = Self.night(speed: 1, smallRatio: 0.5)
+        var records = Self.night(speed: 1, smallRatio: 0.4).records
+        for i in records.indices { records[i].cell.workload.runtime = .seconds(12) }
+        let c = compareResults(baseline: baseline, current: ResultSet(records: records))
+        #expect(!c.hasRegression)
+        #expect(c.cells.allSatisfy { $0.ungatedBecause != nil })
+        #expect(c.cells.first { $0.cellID == Self.small.id }?.ungatedBecause?.contains("workload differs") == true)
+    }
+}
