@@ -82,7 +82,7 @@ struct MatrixCommand: AsyncParsableCommand {
             throw CleanExit.helpRequest(Bench.self)
         }
         let matrix = try loadMatrix()
-        if let s = shard.text, shard.select(matrix.cells()).isEmpty {
+        if let s = shard.text, Self.shardCells(matrix, shard).isEmpty {
             throw ValidationError(
                 InvalidValue(field: "--shard", value: s, rule: "this shard holds no cells: the matrix has only \(matrix.cells().count)").description)
         }
@@ -105,7 +105,7 @@ struct MatrixCommand: AsyncParsableCommand {
 
     func run() async throws {
         let matrix = try loadMatrix()
-        let cells = shard.select(matrix.cells())
+        let cells = Self.shardCells(matrix, shard)
         let plan = RunPlan.make(cells: cells, repetitions: matrix.repetitions, seed: matrix.seed)
         let footprint = DiskFootprint(cells: cells)
         let workParent = WorkDirectory.defaultParent
@@ -158,7 +158,7 @@ struct MatrixCommand: AsyncParsableCommand {
         let started = ContinuousClock.now
         let (groups, perRunCells) = GuestGroup.plan(cells, requested: matrix.pairing.isolation)
         let perRunPlan = plan.filter { p in perRunCells.contains(p.cell) }
-        let budget = BlockBudget.from(matrix)
+        let budget = BlockBudget.from(matrix, shard: try shard.shard())
         if !groups.isEmpty {
             let adaptive = budget.targetCI.map { "until every ratio CI is within ±\(Pairing.percentText($0)) (\(budget.minBlocks)–\(budget.maxBlocks) blocks\(matrix.pairing.budget.map { ", budget \($0)" } ?? ""))" }
             progress.note("shared guests: \(groups.count) group(s) of \(groups.map { "\($0.cells.count)" }.joined(separator: "+")) cells, " + (adaptive ?? "\(budget.minBlocks) blocks"))
@@ -219,6 +219,17 @@ struct MatrixCommand: AsyncParsableCommand {
             throw ExitCode(130)
         }
         if MatrixSummary.cellsWithoutSuccess(records).count > 0 { throw ExitCode(1) }
+    }
+
+    /// The cells a shard runs. Cells that share a guest are paired block by
+    /// block, so every shard runs all of them, in its own blocks (shard I of
+    /// N takes blocks I, I+N, …; `BlockBudget`); cells in guests of their
+    /// own are dealt round-robin as before.
+    static func shardCells(_ matrix: Matrix, _ options: ShardOptions) -> [Cell] {
+        let all = matrix.cells()
+        let perRun = Set(GuestGroup.plan(all, requested: matrix.pairing.isolation).perRun)
+        let mine = Set(options.select(Array(all.filter { perRun.contains($0) })))
+        return all.filter { !perRun.contains($0) || mine.contains($0) }
     }
 
     /// What the run task hands back.

@@ -9,7 +9,7 @@ struct ShardOptions: ParsableArguments {
     @Option(
         name: .customLong("shard"),
         help: ArgumentHelp(
-            "Run only shard I of N: cells are dealt round-robin in matrix order, so every cell is in exactly one shard; join the directories with 'bench merge'.",
+            "Run only shard I of N: cells that share a guest run in every shard, each shard in its own blocks (I, I+N, ...); cells in guests of their own are dealt round-robin. Join the directories with 'bench merge'.",
             valueName: "I/N"))
     var text: String?
 

@@ -50,8 +50,9 @@ public enum ShardMergeError: Error, Equatable, Sendable, CustomStringConvertible
 
 /// The records of several shards of one matrix run as one result set.
 ///
-/// Refuses records of different matrices (by `Provenance.matrixHash`) and a
-/// cell that appears in more than one shard. `sequence` is rewritten to stay
+/// Refuses records of different matrices (by `Provenance.matrixHash`), a
+/// cell that appears in more than one shard (for shared-guest slots: a cell
+/// and block), and a missing or repeated shard. `sequence` is rewritten to stay
 /// unique: the merged run order is the shards in the order given, each in
 /// its own run order, numbered from 0. Everything else is kept as recorded,
 /// provenance included (shards may come from different hosts; the report
@@ -70,11 +71,14 @@ public func mergeShards(_ shards: [ShardRecords]) throws(ShardMergeError) -> [Ru
                 throw .mixedMatrices(
                     source: first.source, hash: hash, otherSource: shard.source, otherHash: r.provenance.matrixHash)
             }
-            if let other = owner[r.cellID], !cellsHere.contains(r.cellID) {
-                throw .cellInSeveralShards(cellID: r.cellID, source: other, otherSource: shard.source)
+            // A slot belongs to its block: shards of a shared-guest run hold
+            // every cell, in disjoint blocks.
+            let key = r.slot == nil ? r.cellID : "\(r.cellID)#block\(r.repetition)"
+            if let other = owner[key], !cellsHere.contains(key) {
+                throw .cellInSeveralShards(cellID: r.slot == nil ? r.cellID : "\(r.cellID) block \(r.repetition)", source: other, otherSource: shard.source)
             }
-            owner[r.cellID] = shard.source
-            cellsHere.insert(r.cellID)
+            owner[key] = shard.source
+            cellsHere.insert(key)
             var record = r
             record.sequence = merged.count
             merged.append(record)

@@ -89,6 +89,11 @@ public struct BlockBudget: Sendable {
     public var targetCI: Double?
     /// Wall seconds this group may use.
     public var seconds: Double?
+    /// Block numbers this run takes: `firstBlock`, `firstBlock + blockStride`,
+    /// …; shard I of N takes I, I+N, … so shards of one matrix run every
+    /// cell in disjoint blocks and merge into one paired set.
+    public var firstBlock = 1
+    public var blockStride = 1
 
     public init(minBlocks: Int, maxBlocks: Int, targetCI: Double?, seconds: Double?) {
         self.minBlocks = minBlocks
@@ -97,13 +102,21 @@ public struct BlockBudget: Sendable {
         self.seconds = seconds
     }
 
-    /// From the matrix: `repeat` blocks, or adaptive between min and max.
-    public static func from(_ matrix: Matrix) -> BlockBudget {
+    /// From the matrix: `repeat` blocks, or adaptive between min and max;
+    /// with a shard, its share of the block numbers.
+    public static func from(_ matrix: Matrix, shard: Shard? = nil) -> BlockBudget {
         let p = matrix.pairing
+        var b: BlockBudget
         if p.targetCI == nil {
-            return BlockBudget(minBlocks: max(2, matrix.repetitions), maxBlocks: max(2, matrix.repetitions), targetCI: nil, seconds: p.budget?.seconds)
+            b = BlockBudget(minBlocks: max(2, matrix.repetitions), maxBlocks: max(2, matrix.repetitions), targetCI: nil, seconds: p.budget?.seconds)
+        } else {
+            let lo = p.minBlocks ?? Pairing.defaultMinBlocks
+            b = BlockBudget(minBlocks: lo, maxBlocks: max(lo, p.maxBlocks ?? Pairing.defaultMaxBlocks), targetCI: p.targetCI, seconds: p.budget?.seconds)
         }
-        let lo = p.minBlocks ?? Pairing.defaultMinBlocks
-        return BlockBudget(minBlocks: lo, maxBlocks: max(lo, p.maxBlocks ?? Pairing.defaultMaxBlocks), targetCI: p.targetCI, seconds: p.budget?.seconds)
+        if let shard {
+            b.firstBlock = shard.index
+            b.blockStride = shard.count
+        }
+        return b
     }
 }

@@ -281,17 +281,17 @@ actor SlotPlanner {
     /// The first block of the next batch, or nil when the run needs no more blocks.
     func nextBatchStart() -> Int? {
         if stopped || logError != nil { return nil }
-        return shouldRun(block: block + 1) ? block + 1 : nil
+        return shouldRun(block: following) ? following : nil
     }
 
     /// Limits `next()` to blocks `first..<first+size`; a batch run again
     /// after a failed guest starts over at its first block (finished slots
     /// are skipped).
     func beginBatch(first: Int, size: Int) {
-        batchEnd = first + size - 1
+        batchEnd = first + (size - 1) * budget.blockStride
         if first <= block {
             // Redo: requeue the batch's unfinished slots from its first block.
-            block = first - 1
+            block = first - budget.blockStride
             queue.removeAll()
         }
     }
@@ -327,12 +327,18 @@ actor SlotPlanner {
 
     /// Whether to run another block, and which: resumed blocks first.
     private func nextBlockNumber() -> Int? {
-        let candidate = block + 1
+        let candidate = following
         if candidate > batchEnd { return nil }
         return shouldRun(block: candidate) ? candidate : nil
     }
 
-    private func shouldRun(block candidate: Int) -> Bool {
+    /// The block after the last one started: this shard's blocks are
+    /// `firstBlock`, `firstBlock + blockStride`, ….
+    private var following: Int { block < budget.firstBlock ? budget.firstBlock : block + budget.blockStride }
+
+    private func shouldRun(block number: Int) -> Bool {
+        // Counted in this shard's blocks: the candidate is its `count`th.
+        let candidate = (number - budget.firstBlock) / budget.blockStride + 1
         if candidate > budget.maxBlocks { return false }
         let all = history + records
         if candidate > budget.minBlocks {
@@ -349,7 +355,7 @@ actor SlotPlanner {
                     guard let res = r.result, res.seconds > 0 else { return nil }
                     return Double(res.ops) * (1 + Double(r.slot?.warmupMillis ?? 0) / 1000 / res.seconds)
                 }.reduce(0, +)
-                let perBlock = block > 0 ? written / Double(block) : 0
+                let perBlock = candidate > 1 ? written / Double(candidate - 1) : 0
                 let removal = (written + perBlock) * ImageRemoval.secondsPerWrite
                 if elapsed + (lastBlockSeconds ?? 0) + removal > seconds { return false }
             }

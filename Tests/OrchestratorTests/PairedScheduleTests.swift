@@ -54,6 +54,10 @@ struct PairedScheduleTests {
         m.pairing = Pairing(targetCI: 0.03, minBlocks: 6, maxBlocks: 50)
         let b = BlockBudget.from(m)
         #expect((b.minBlocks, b.maxBlocks, b.targetCI) == (6, 50, 0.03))
+        #expect((b.firstBlock, b.blockStride) == (1, 1))
+        // Shard 2 of 3 takes blocks 2, 5, 8, …: disjoint from the other shards'.
+        let sharded = BlockBudget.from(m, shard: try? Shard(parsing: "2/3"))
+        #expect((sharded.firstBlock, sharded.blockStride) == (2, 3))
     }
 
     @Test func sharedGuestArgv() {

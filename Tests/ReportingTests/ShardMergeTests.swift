@@ -139,4 +139,22 @@ struct ShardMergeTests {
             })])
         }
     }
+
+    /// Slots of a shared guest: every shard holds every cell, in its own blocks.
+    @Test func slotShardsHoldEveryCellInDisjointBlocks() throws {
+        func slots(_ shard: Int, blocks: [Int]) -> ShardRecords {
+            var out: [RunRecord] = []
+            for b in blocks {
+                for cell in Self.matrix.cells().prefix(2) {
+                    var r = PairedRatioTests.slot(cell, block: b, disk: 0, iops: 1000)
+                    r.provenance.shard = "\(shard)/2"
+                    r.provenance.matrixHash = Self.matrix.hash
+                    out.append(r)
+                }
+            }
+            return ShardRecords(source: "s\(shard)", records: out)
+        }
+        #expect(try mergeShards([slots(1, blocks: [1, 3]), slots(2, blocks: [2, 4])]).count == 8)
+        #expect(throws: ShardMergeError.self) { try mergeShards([slots(1, blocks: [1, 3]), slots(2, blocks: [3, 4])]) }
+    }
 }
