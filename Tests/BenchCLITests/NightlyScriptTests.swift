@@ -1,0 +1,78 @@
+import BenchResults
+import BenchSpec
+import Foundation
+import Orchestrator
+import Testing
+
+/// scripts/nightly end to end, as CI runs it but with a tiny matrix in two
+/// shards: no baseline -> exit 0 ("baseline established"); the same commit
+/// again -> exit 0; a baseline doctored so that one cell's night is 25%
+/// slower -> exit 1.
+@Suite(.tags(.endToEnd), .serialized)
+struct NightlyScriptTests {
+    static var root: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
+    static let matrix = """
+        name = "nightly-tiny"
+        [workload]
+        ramp = "1s"
+        runtime = "1s"
+        repeat = 4
+        [image]
+        disk_size = ["1G"]
+        [cache]
+        l2_cache_size = ["16K", "default"]
+        [reference]
+        null = true
+        """
+
+    func nightly(_ dir: String, output: String, baseline: String) async throws -> (status: Int32?, stdout: String, stderr: String) {
+        // A strict gate for a test that must not flake: 99% confidence and
+        // beyond 10%; the doctored change is 25%.
+        let out = try await ToolRunner.run(
+            [Self.root + "/scripts/nightly"], workingDirectory: Self.root,
+            environment: [
+                "BENCH": benchBinary(), "NIGHTLY_MATRIX": dir + "/m.toml", "NIGHTLY_SHARDS": "2",
+                "NIGHTLY_OUTPUT": output, "NIGHTLY_BASELINE": baseline,
+                "NIGHTLY_COMPARE_ARGS": "--confidence 0.99 --threshold 10", "TMPDIR": dir + "/tmp",
+            ])
+        return (exitCode(out), out.stdout, out.stderr)
+    }
+
+    @Test func baselineThenSameCommitThenASlowerCell() async throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/tmp", withIntermediateDirectories: true)
+        try Self.matrix.write(toFile: dir + "/m.toml", atomically: true, encoding: .utf8)
+
+        let first = try await nightly(dir, output: dir + "/n1", baseline: dir + "/none")
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("baseline established"), "\(first.stdout)")
+        let merged = try ResultsLog.read(path: dir + "/n1/merged/results.jsonl")
+        #expect(Set(merged.compactMap(\.provenance.shard)) == ["1/2", "2/2"])
+        #expect(Set(merged.map(\.repetition)) == Set(1...8), "two shards of 4 blocks each, interleaved")
+
+        let second = try await nightly(dir, output: dir + "/n2", baseline: dir + "/n1/merged")
+        #expect(second.status == 0, "\(second.stdout)\n\(second.stderr)")
+        #expect(second.stdout.contains("**No regression**"), "\(second.stdout)")
+
+        // The baseline's 16K cell made 25% faster: tonight it is 25% slower.
+        let doctored = dir + "/doctored"
+        try FileManager.default.createDirectory(atPath: doctored, withIntermediateDirectories: true)
+        var lines: [String] = []
+        for var r in try ResultsLog.read(path: dir + "/n1/merged/results.jsonl") {
+            if r.cellID.contains("l2=16K"), var result = r.result {
+                result.iops /= 0.75
+                r.result = result
+            }
+            lines.append(String(decoding: try ResultsLog.makeEncoder().encode(r), as: UTF8.self))
+        }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: doctored + "/results.jsonl", atomically: true, encoding: .utf8)
+        let third = try await nightly(dir, output: dir + "/n3", baseline: doctored)
+        #expect(third.status == 1, "\(third.stdout)\n\(third.stderr)")
+        #expect(third.stdout.contains("**Regression: 1 of"), "\(third.stdout)")
+        #expect(ReliabilityTests.leftovers(dir + "/tmp").qemu.isEmpty)
+    }
+}
