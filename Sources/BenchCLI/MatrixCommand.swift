@@ -166,7 +166,8 @@ struct MatrixCommand: AsyncParsableCommand {
         if !perRunCells.isEmpty {
             progress.note("guest per run: \(perRunCells.count) cell(s) x \(matrix.repetitions) runs")
         }
-        let paired = PairedSession(harness: ready, outputDirectory: outputDir, seed: matrix.seed, budget: budget)
+        var paired = PairedSession(harness: ready, outputDirectory: outputDir, seed: matrix.seed, budget: budget)
+        paired.trace = matrix.pairing.trace ?? Pairing.defaultTrace
         let session = MatrixSession(harness: ready, outputDirectory: outputDir, retries: retries)
         let previousSlots = previous.records.filter { $0.slot != nil }
         let previousRuns = previous.records.filter { $0.slot == nil }

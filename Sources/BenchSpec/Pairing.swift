@@ -23,6 +23,10 @@ public struct Pairing: Hashable, Sendable {
     public var maxBlocks: Int?
     /// Wall-time budget of the whole matrix run.
     public var budget: TimeSpan?
+    /// Cache-counter tracing of shared slots (`workload.trace`); nil: `defaultTrace`.
+    public var trace: TraceMode?
+    /// What an unset `workload.trace` means.
+    public static let defaultTrace = TraceMode.full
 
     public init(isolation: Isolation? = nil, targetCI: Double? = nil, minBlocks: Int? = nil, maxBlocks: Int? = nil, budget: TimeSpan? = nil) {
         self.isolation = isolation
@@ -45,6 +49,7 @@ public struct Pairing: Hashable, Sendable {
         if let minBlocks { out.append("workload.min_blocks=\(minBlocks)") }
         if let maxBlocks { out.append("workload.max_blocks=\(maxBlocks)") }
         if let budget { out.append("workload.budget=\(budget)") }
+        if let trace { out.append("workload.trace=\(trace.rawValue)") }
         return out
     }
 
