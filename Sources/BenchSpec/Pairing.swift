@@ -26,7 +26,7 @@ public struct Pairing: Hashable, Sendable {
     /// Cache-counter tracing of shared slots (`workload.trace`); nil: `defaultTrace`.
     public var trace: TraceMode?
     /// What an unset `workload.trace` means.
-    public static let defaultTrace = TraceMode.full
+    public static let defaultTrace = TraceMode.sampled
 
     public init(isolation: Isolation? = nil, targetCI: Double? = nil, minBlocks: Int? = nil, maxBlocks: Int? = nil, budget: TimeSpan? = nil) {
         self.isolation = isolation

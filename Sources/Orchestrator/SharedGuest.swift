@@ -167,6 +167,8 @@ public struct SharedGuestLauncher: Sendable {
                             }
                         }
                     }
+                    // A slot that failed between MEASURE and END leaves events on.
+                    if tracing, cache == nil { _ = await tracer?.end() }
                     state.value.withLock { $0.slots += 1 }
                     if var answered {
                         if answered.result != nil { answered.cache = cache }

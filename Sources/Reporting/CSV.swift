@@ -32,6 +32,7 @@ public let cellsCSVColumns = [
     "ratio_vs_null", "ratio_vs_null_ci95_low", "ratio_vs_null_ci95_high", "cpu_ratio_vs_ref", "cpu_ratio_vs_ref_ci95_low",
     "cpu_ratio_vs_ref_ci95_high",
     "l2_misses_per_write", "l2_misses_per_write_model", "refcount_misses_per_write", "miss_read_us", "model_iops",
+    "traced_iops",
 ]
 
 /// `runs.csv`: one row per record, in run order (sequence, then cell ID,
@@ -91,7 +92,8 @@ public func runsCSV(_ set: ResultSet) -> String {
 ///   `l2_misses_per_write_model` (`1 - coverage` for uniform offsets),
 ///   `miss_read_us` (mean over slots of each slot's mean miss read time) and
 ///   `model_iops`, the IOPS the series' cost model (`CostModel`) predicts at
-///   the cell's measured misses per write.
+///   the cell's measured misses per write, next to `traced_iops`, the traced
+///   slots' IOPS as 1 / mean time per write (what the model is fitted on).
 public func cellsCSV(_ set: ResultSet) -> String {
     var out = csvRow(cellsCSVColumns) + "\n"
     let counters = cellCacheCounters(set)
@@ -151,6 +153,7 @@ public func cellsCSV(_ set: ResultSet) -> String {
             fixed(k?.refcountMissesPerWrite, 4),
             fixed(k?.missReadMicros, 1),
             fixed(k.flatMap { model?.iops(missesPerWrite: $0.l2MissesPerWrite) }, 1),
+            fixed(k?.tracedIOPS, 1),
         ]
         out += csvRow(row + paired + trace) + "\n"
     }

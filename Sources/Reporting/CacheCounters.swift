@@ -13,6 +13,9 @@ public struct CellCacheCounters: Hashable, Sendable {
     /// traced window are its IOPS times the window.
     public var l2MissesPerWrite: Double
     public var refcountMissesPerWrite: Double
+    /// IOPS of the traced slots as 1 / (mean time per write): the figure
+    /// the cost model predicts (it is fitted on time per write).
+    public var tracedIOPS: Double
     /// Mean over the slots that timed at least one miss read.
     public var missReadMicros: Double?
     public var missReadP50Micros: Double?
@@ -56,6 +59,7 @@ public struct CellCacheCounters: Hashable, Sendable {
         slots = p.count
         l2MissesPerWrite = mean(p.map(\.l2)) ?? 0
         refcountMissesPerWrite = mean(p.map(\.refcount)) ?? 0
+        tracedIOPS = 1 / (mean(p.map { 1 / $0.iops }) ?? .infinity)
         missReadMicros = mean(p.compactMap(\.read.missReadMeanMicros))
         missReadP50Micros = mean(p.compactMap(\.read.missReadP50Micros))
         missReadP99Micros = mean(p.compactMap(\.read.missReadP99Micros))

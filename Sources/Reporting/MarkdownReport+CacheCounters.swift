@@ -15,8 +15,9 @@ func cacheCounterSection(_ set: ResultSet, into md: inout MarkdownWriter) {
         "Counted from QEMU's qcow2 cache trace events over each slot's measured window, averaged over the traced slots. "
             + "*Model* is `1 - coverage`: what uniform random writes miss once the cache is warm; differences above "
             + "\(fixed(CellCacheCounters.modelTolerance, 2)) misses per write are flagged. *Miss read* is the time QEMU "
-            + "spent reading a missing L2 slice (mean of slot means, p50/p99 likewise). *Model IOPS* is the series' cost "
-            + "model below at the cell's measured misses per write.")
+            + "spent reading a missing L2 slice (mean of slot means, p50/p99 likewise). *IOPS (traced)* is 1 / mean time per "
+            + "write over the traced slots; *Model IOPS* is the series' cost model below at the cell's measured misses "
+            + "per write.")
     md.blank()
     var rows: [[String]] = []
     for c in set.cells {
@@ -31,14 +32,14 @@ func cacheCounterSection(_ set: ResultSet, into md: inout MarkdownWriter) {
             flag,
             fixed(k.refcountMissesPerWrite, 3),
             k.missReadMicros.map { "\(fixed($0, 1)) (\(fixed(k.missReadP50Micros, 0))/\(fixed(k.missReadP99Micros, 0)))" } ?? "-",
-            c.iops.map { grouped($0.mean) } ?? "-",
+            grouped(k.tracedIOPS),
             model?.iops(missesPerWrite: k.l2MissesPerWrite).map(grouped) ?? "-",
             "\(k.slots)",
         ])
     }
     md.table(
         ["Cell", "L2 coverage", "L2 misses/write", "Model", "Check", "Refcount misses/write", "Miss read µs mean (p50/p99)",
-         "IOPS", "Model IOPS", "Slots"],
+         "IOPS (traced)", "Model IOPS", "Slots"],
         ["l", "r", "r", "r", "l", "r", "r", "r", "r", "r"], rows)
     md.blank()
     if !models.isEmpty {

@@ -46,6 +46,7 @@ struct CacheCounterTests {
         #expect(abs(k.l2MissesPerWrite - 0.93) < 1e-4)
         #expect(abs(k.refcountMissesPerWrite - 0.01) < 1e-4)
         #expect(k.missReadMicros == 90)
+        #expect(abs(k.tracedIOPS - 2 / (1 / 5000.0 + 1 / 4000.0)) < 1e-6)
         #expect(k.expectedL2MissesPerWrite == 0.9375)
         #expect(!k.disagreesWithModel)
         let off = [Self.traced(c, block: 1, disk: 0, iops: 5000, missesPerWrite: 0.7)]
@@ -110,9 +111,11 @@ struct CacheCounterTests {
         let set = ResultSet(records: Self.series(noise: false))
         let rows = CSVTests().parseCSV(cellsCSV(set))
         let header = try #require(rows.first)
-        #expect(Array(header.suffix(5)) == ["l2_misses_per_write", "l2_misses_per_write_model", "refcount_misses_per_write", "miss_read_us", "model_iops"])
+        #expect(Array(header.suffix(6)) == ["l2_misses_per_write", "l2_misses_per_write_model", "refcount_misses_per_write", "miss_read_us", "model_iops", "traced_iops"])
         let small = try #require(rows.first { $0.first == Fixture.qcow2(l2: .value(.kib(128))).id })
-        #expect(Array(small.suffix(5)).prefix(4) == ["0.9375", "0.9375", "0.0100", "80.0"])
+        #expect(Array(small.suffix(6)).prefix(4) == ["0.9375", "0.9375", "0.0100", "80.0"])
+        // Without noise the model reproduces the traced IOPS: 1e6 / (40 + 0.9375 * 80) = 8,695.7.
+        #expect(Array(small.suffix(2)) == ["8695.7", "8695.7"])
         let md = markdownReport(set)
         #expect(md.contains("## Cache misses (QEMU's trace)"))
         #expect(md.contains("t0 = 40.00 µs"))
@@ -143,5 +146,6 @@ struct CacheCounterTests {
         let slot = try JSONDecoder().decode(SlotInfo.self, from: Data(old.utf8))
         #expect(slot.cache == nil)
         #expect(TraceMode.alternate.traces(block: 3) && !TraceMode.alternate.traces(block: 4) && !TraceMode.off.traces(block: 1))
+        #expect((1...9).filter { TraceMode.sampled.traces(block: $0) } == [1, 5, 9])
     }
 }
