@@ -88,11 +88,16 @@ public struct TraceOverhead: Hashable, Sendable {
     /// All cells' pairs pooled, and per cell.
     public var pooled: PairedRatio
     public var perCell: [String: PairedRatio]
+    /// The same pairing on QEMU's I/O-thread CPU time per write (traced over
+    /// untraced: above 1, tracing costs the I/O thread that much more), pooled.
+    public var iothreadCPU: PairedRatio?
 
     /// Nil unless the records hold both traced and untraced slots in pairs.
     public init?(records: [RunRecord]) {
         var traced: [String: [Int: Double]] = [:]
         var untraced: [String: [Int: Double]] = [:]
+        var tracedCPU: [String: [Int: Double]] = [:]
+        var untracedCPU: [String: [Int: Double]] = [:]
         let slots = records.filter { $0.slot != nil && $0.succeeded }
         let tracedBlocks = Set(slots.filter { $0.slot?.cache != nil }.map { "\($0.slot?.group ?? 0)/\($0.repetition)" })
         guard !tracedBlocks.isEmpty else { return nil }
@@ -100,16 +105,27 @@ public struct TraceOverhead: Hashable, Sendable {
             guard let iops = r.result?.iops, let group = r.slot?.group else { continue }
             let block = r.repetition
             let pair = (block + 1) / 2
+            let cpu = r.slot?.host.flatMap { h in (r.result?.ops ?? 0) > 0 ? h.qemuIothreadMillis / Double(r.result?.ops ?? 1) : nil }
             if block % 2 == 1, r.slot?.cache != nil {
                 traced[r.cellID, default: [:]][pair] = iops
+                tracedCPU[r.cellID, default: [:]][pair] = cpu
             } else if block % 2 == 0, !tracedBlocks.contains("\(group)/\(block)") {
                 untraced[r.cellID, default: [:]][pair] = iops
+                untracedCPU[r.cellID, default: [:]][pair] = cpu
             }
         }
         var pooledA: [Int: Double] = [:]
         var pooledB: [Int: Double] = [:]
         var perCell: [String: PairedRatio] = [:]
+        var cpuA: [Int: Double] = [:]
+        var cpuB: [Int: Double] = [:]
         for (i, id) in traced.keys.sorted().enumerated() {
+            if let a = tracedCPU[id], let b = untracedCPU[id] {
+                for (k, v) in a where b[k] != nil {
+                    cpuA[i * 100_000 + k] = v
+                    cpuB[i * 100_000 + k] = b[k]
+                }
+            }
             guard let a = traced[id], let b = untraced[id] else { continue }
             perCell[id] = PairedRatio.make(a, over: b, referenceCellID: id)
             for (k, v) in a where b[k] != nil {
@@ -120,5 +136,6 @@ public struct TraceOverhead: Hashable, Sendable {
         guard let pooled = PairedRatio.make(pooledA, over: pooledB, referenceCellID: "") else { return nil }
         self.pooled = pooled
         self.perCell = perCell
+        iothreadCPU = PairedRatio.make(cpuA, over: cpuB, referenceCellID: "")
     }
 }

@@ -60,7 +60,8 @@ func cacheCounterSection(_ set: ResultSet, into md: inout MarkdownWriter) {
     if let o = TraceOverhead(records: set.records) {
         md.line(
             "Tracing overhead (odd blocks traced, even blocks not; each traced block paired with the next): traced/untraced "
-                + "IOPS \(ratioText(o.pooled)), \(o.pooled.blocks) pairs over \(o.perCell.count) cells.")
+                + "IOPS \(ratioText(o.pooled)), \(o.pooled.blocks) pairs over \(o.perCell.count) cells"
+                + (o.iothreadCPU.map { "; QEMU I/O-thread CPU per write \(ratioText($0))" } ?? "") + ".")
         md.blank()
     }
 }
