@@ -79,11 +79,11 @@ public func cellCacheCounters(_ set: ResultSet) -> [String: CellCacheCounters] {
     return out
 }
 
-/// What tracing costs: with `workload.trace = "alternate"` odd blocks are
-/// traced and even ones not, and each cell's traced block `2k-1` is paired
-/// with its untraced block `2k` (neighbours, so drift mostly cancels).
-/// The ratio is traced IOPS over untraced IOPS, geometric mean over pairs
-/// with a t interval on the log ratios (`PairedRatio`).
+/// What tracing costs: each cell's traced block is paired with its next
+/// block when that one is untraced (`workload.trace = "alternate"` traces
+/// odd blocks, `sampled` every fourth), neighbours, so drift mostly
+/// cancels. The ratio is traced IOPS over untraced IOPS, geometric mean
+/// over pairs with a t interval on the log ratios (`PairedRatio`).
 public struct TraceOverhead: Hashable, Sendable {
     /// All cells' pairs pooled, and per cell.
     public var pooled: PairedRatio
@@ -104,14 +104,14 @@ public struct TraceOverhead: Hashable, Sendable {
         for r in slots {
             guard let iops = r.result?.iops, let group = r.slot?.group else { continue }
             let block = r.repetition
-            let pair = (block + 1) / 2
             let cpu = r.slot?.host.flatMap { h in (r.result?.ops ?? 0) > 0 ? h.qemuIothreadMillis / Double(r.result?.ops ?? 1) : nil }
-            if block % 2 == 1, r.slot?.cache != nil {
-                traced[r.cellID, default: [:]][pair] = iops
-                tracedCPU[r.cellID, default: [:]][pair] = cpu
-            } else if block % 2 == 0, !tracedBlocks.contains("\(group)/\(block)") {
-                untraced[r.cellID, default: [:]][pair] = iops
-                untracedCPU[r.cellID, default: [:]][pair] = cpu
+            if r.slot?.cache != nil, !tracedBlocks.contains("\(group)/\(block + 1)") {
+                // Keyed by the traced block; its untraced successor pairs with it.
+                traced[r.cellID, default: [:]][group * 100_000 + block] = iops
+                tracedCPU[r.cellID, default: [:]][group * 100_000 + block] = cpu
+            } else if !tracedBlocks.contains("\(group)/\(block)"), tracedBlocks.contains("\(group)/\(block - 1)") {
+                untraced[r.cellID, default: [:]][group * 100_000 + block - 1] = iops
+                untracedCPU[r.cellID, default: [:]][group * 100_000 + block - 1] = cpu
             }
         }
         var pooledA: [Int: Double] = [:]
@@ -122,15 +122,15 @@ public struct TraceOverhead: Hashable, Sendable {
         for (i, id) in traced.keys.sorted().enumerated() {
             if let a = tracedCPU[id], let b = untracedCPU[id] {
                 for (k, v) in a where b[k] != nil {
-                    cpuA[i * 100_000 + k] = v
-                    cpuB[i * 100_000 + k] = b[k]
+                    cpuA[i * 100_000_000 + k] = v
+                    cpuB[i * 100_000_000 + k] = b[k]
                 }
             }
             guard let a = traced[id], let b = untraced[id] else { continue }
             perCell[id] = PairedRatio.make(a, over: b, referenceCellID: id)
             for (k, v) in a where b[k] != nil {
-                pooledA[i * 100_000 + k] = v
-                pooledB[i * 100_000 + k] = b[k]
+                pooledA[i * 100_000_000 + k] = v
+                pooledB[i * 100_000_000 + k] = b[k]
             }
         }
         guard let pooled = PairedRatio.make(pooledA, over: pooledB, referenceCellID: "") else { return nil }

@@ -146,6 +146,6 @@ struct CacheCounterTests {
         let slot = try JSONDecoder().decode(SlotInfo.self, from: Data(old.utf8))
         #expect(slot.cache == nil)
         #expect(TraceMode.alternate.traces(block: 3) && !TraceMode.alternate.traces(block: 4) && !TraceMode.off.traces(block: 1))
-        #expect((1...9).filter { TraceMode.sampled.traces(block: $0) } == [1, 5, 9])
+        #expect((1...9).filter { TraceMode.sampled.traces(block: $0) } == [2, 6])
     }
 }
