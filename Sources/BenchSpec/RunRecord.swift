@@ -287,9 +287,10 @@ public struct SlotCacheCounters: Hashable, Sendable, Codable {
 /// Whether shared-guest slots are traced for cache counters
 /// (`workload.trace`). What tracing costs was measured with `alternate` on
 /// a 2-core TCG host (16G image, 128K to 2M L2 cache): traced over
-/// untraced IOPS 0.878 (95% CI 0.723-1.066, 36 pairs) and 1.046
-/// (0.936-1.169, 36 pairs); QEMU I/O-thread CPU per write 1.115
-/// (1.013-1.227) and 1.020 (0.943-1.104). That does not rule out more than
+/// untraced IOPS 0.878 (95% CI 0.723-1.066, 36 pairs), 1.046
+/// (0.936-1.169, 36 pairs) and, from a sampled run, 0.804 (0.655-0.989,
+/// 12 pairs); QEMU I/O-thread CPU per write 1.115 (1.013-1.227), 1.020
+/// (0.943-1.104) and 1.131 (1.010-1.266). That does not rule out more than
 /// 2%, so by default only every `sampleEvery`-th block is traced; all
 /// cells of such a block are traced alike, so paired ratios see only the
 /// difference in trace volume between cells. `full` is opt-in.

@@ -75,7 +75,8 @@ public actor SlotTracer {
         let stop = Date().timeIntervalSince1970
         do {
             try await setEvents(false)
-            let (summary, next) = try CacheTraceFile.summarize(path: logFile, from: offset, window: CacheTraceCounter(windowSeconds: start..<stop).window)
+            let (summary, next) = try CacheTraceFile.summarize(
+                path: logFile, from: offset, window: CacheTraceCounter(windowSeconds: start..<stop).window)
             offset = next
             if offset > rotateBytes { try await rotate() }
             return SlotCacheCounters(

@@ -38,8 +38,10 @@ func cacheCounterSection(_ set: ResultSet, into md: inout MarkdownWriter) {
         ])
     }
     md.table(
-        ["Cell", "L2 coverage", "L2 misses/write", "Model", "Check", "Refcount misses/write", "Miss read µs mean (p50/p99)",
-         "IOPS (traced)", "Model IOPS", "Slots"],
+        [
+            "Cell", "L2 coverage", "L2 misses/write", "Model", "Check", "Refcount misses/write", "Miss read µs mean (p50/p99)",
+            "IOPS (traced)", "Model IOPS", "Slots",
+        ],
         ["l", "r", "r", "r", "l", "r", "r", "r", "r", "r"], rows)
     md.blank()
     if !models.isEmpty {

@@ -8,11 +8,12 @@ import Testing
 struct SlotTracerTests {
     @Test func argvAddsTraceLogAndQMPSocketAtTheEnd() {
         let tracer = SlotTracer(workDirectory: "/w", name: "guest3")
-        #expect(tracer.argv == [
-            "-trace", "enable=qcow2_cache_get_replace_entry", "-trace", "enable=qcow2_cache_get_read", "-trace",
-            "enable=qcow2_cache_get_done", "-D", "/w/guest3.trace.0", "-msg", "timestamp=on",
-            "-qmp", "unix:/w/guest3.qmp,server=on,wait=off",
-        ])
+        #expect(
+            tracer.argv == [
+                "-trace", "enable=qcow2_cache_get_replace_entry", "-trace", "enable=qcow2_cache_get_read", "-trace",
+                "enable=qcow2_cache_get_done", "-D", "/w/guest3.trace.0", "-msg", "timestamp=on",
+                "-qmp", "unix:/w/guest3.qmp,server=on,wait=off",
+            ])
         var command = QemuCommand(
             accel: "tcg", kernel: "k", initrd: "i", kernelParameters: [], disks: [.null(size: .gib(1))], consolePath: "/w/c",
             controlSocket: "/w/s")

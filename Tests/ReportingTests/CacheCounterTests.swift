@@ -111,7 +111,10 @@ struct CacheCounterTests {
         let set = ResultSet(records: Self.series(noise: false))
         let rows = CSVTests().parseCSV(cellsCSV(set))
         let header = try #require(rows.first)
-        #expect(Array(header.suffix(6)) == ["l2_misses_per_write", "l2_misses_per_write_model", "refcount_misses_per_write", "miss_read_us", "model_iops", "traced_iops"])
+        #expect(
+            Array(header.suffix(6)) == [
+                "l2_misses_per_write", "l2_misses_per_write_model", "refcount_misses_per_write", "miss_read_us", "model_iops", "traced_iops",
+            ])
         let small = try #require(rows.first { $0.first == Fixture.qcow2(l2: .value(.kib(128))).id })
         #expect(Array(small.suffix(6)).prefix(4) == ["0.9375", "0.9375", "0.0100", "80.0"])
         // Without noise the model reproduces the traced IOPS: 1e6 / (40 + 0.9375 * 80) = 8,695.7.
@@ -122,7 +125,10 @@ struct CacheCounterTests {
         #expect(md.contains("t_miss = 80.00 µs"))
         #expect(!md.contains("**off by"))
         // No traced slot: no section, empty columns.
-        let plain = ResultSet(records: Self.series(noise: false).map { var r = $0; r.slot?.cache = nil; return r })
+        let plain = ResultSet(
+            records: Self.series(noise: false).map {
+                var r = $0; r.slot?.cache = nil; return r
+            })
         #expect(!markdownReport(plain).contains("Cache misses"))
     }
 
@@ -131,7 +137,10 @@ struct CacheCounterTests {
         var records: [RunRecord] = []
         for b in 1...6 {
             let iops = b % 2 == 1 ? 970.0 + Double(b) : 1000.0 + Double(b)
-            records.append(b % 2 == 1 ? Self.traced(cell, block: b, disk: 0, iops: iops, missesPerWrite: 0.9) : PairedRatioTests.slot(cell, block: b, disk: 0, iops: iops))
+            records.append(
+                b % 2 == 1
+                    ? Self.traced(cell, block: b, disk: 0, iops: iops, missesPerWrite: 0.9)
+                    : PairedRatioTests.slot(cell, block: b, disk: 0, iops: iops))
         }
         let o = try #require(TraceOverhead(records: records))
         #expect(o.pooled.blocks == 3)
