@@ -88,6 +88,8 @@ public struct TraceOverhead: Hashable, Sendable {
     /// All cells' pairs pooled, and per cell.
     public var pooled: PairedRatio
     public var perCell: [String: PairedRatio]
+    /// Cells with at least one pair (a cell needs two for its own ratio).
+    public var cells: Int
     /// The same pairing on QEMU's I/O-thread CPU time per write (traced over
     /// untraced: above 1, tracing costs the I/O thread that much more), pooled.
     public var iothreadCPU: PairedRatio?
@@ -117,6 +119,7 @@ public struct TraceOverhead: Hashable, Sendable {
         var pooledA: [Int: Double] = [:]
         var pooledB: [Int: Double] = [:]
         var perCell: [String: PairedRatio] = [:]
+        var cellsWithPairs = 0
         var cpuA: [Int: Double] = [:]
         var cpuB: [Int: Double] = [:]
         for (i, id) in traced.keys.sorted().enumerated() {
@@ -128,6 +131,7 @@ public struct TraceOverhead: Hashable, Sendable {
             }
             guard let a = traced[id], let b = untraced[id] else { continue }
             perCell[id] = PairedRatio.make(a, over: b, referenceCellID: id)
+            if a.keys.contains(where: { b[$0] != nil }) { cellsWithPairs += 1 }
             for (k, v) in a where b[k] != nil {
                 pooledA[i * 100_000_000 + k] = v
                 pooledB[i * 100_000_000 + k] = b[k]
@@ -136,6 +140,7 @@ public struct TraceOverhead: Hashable, Sendable {
         guard let pooled = PairedRatio.make(pooledA, over: pooledB, referenceCellID: "") else { return nil }
         self.pooled = pooled
         self.perCell = perCell
+        cells = cellsWithPairs
         iothreadCPU = PairedRatio.make(cpuA, over: cpuB, referenceCellID: "")
     }
 }

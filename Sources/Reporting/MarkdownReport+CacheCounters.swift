@@ -62,7 +62,7 @@ func cacheCounterSection(_ set: ResultSet, into md: inout MarkdownWriter) {
     if let o = TraceOverhead(records: set.records) {
         md.line(
             "Tracing overhead (each traced block paired with the next, untraced block of the same cell): traced/untraced "
-                + "IOPS \(ratioText(o.pooled)), \(o.pooled.blocks) pairs over \(o.perCell.count) cells"
+                + "IOPS \(ratioText(o.pooled)), \(o.pooled.blocks) pairs over \(o.cells) cells"
                 + (o.iothreadCPU.map { "; QEMU I/O-thread CPU per write \(ratioText($0))" } ?? "") + ".")
         md.blank()
     }

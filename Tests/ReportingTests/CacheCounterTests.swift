@@ -144,6 +144,7 @@ struct CacheCounterTests {
         }
         let o = try #require(TraceOverhead(records: records))
         #expect(o.pooled.blocks == 3)
+        #expect(o.cells == 1)
         #expect(abs(o.pooled.ratio - 0.97) < 0.002)
         #expect(o.pooled.differs)
         // Every block traced: nothing to compare.
