@@ -161,12 +161,16 @@ struct MatrixCommand: AsyncParsableCommand {
         let budget = BlockBudget.from(matrix, shard: try shard.shard())
         if !groups.isEmpty {
             let adaptive = budget.targetCI.map { "until every ratio CI is within ±\(Pairing.percentText($0)) (\(budget.minBlocks)–\(budget.maxBlocks) blocks\(matrix.pairing.budget.map { ", budget \($0)" } ?? ""))" }
-            progress.note("shared guests: \(groups.count) group(s) of \(groups.map { "\($0.cells.count)" }.joined(separator: "+")) cells, " + (adaptive ?? "\(budget.minBlocks) blocks"))
+            let trace = matrix.pairing.trace ?? Pairing.defaultTrace
+            progress.note(
+                "shared guests: \(groups.count) group(s) of \(groups.map { "\($0.cells.count)" }.joined(separator: "+")) cells, "
+                    + (adaptive ?? "\(budget.minBlocks) blocks") + "; cache trace: \(trace.rawValue)")
         }
         if !perRunCells.isEmpty {
             progress.note("guest per run: \(perRunCells.count) cell(s) x \(matrix.repetitions) runs")
         }
-        let paired = PairedSession(harness: ready, outputDirectory: outputDir, seed: matrix.seed, budget: budget)
+        var paired = PairedSession(harness: ready, outputDirectory: outputDir, seed: matrix.seed, budget: budget)
+        paired.trace = matrix.pairing.trace ?? Pairing.defaultTrace
         let session = MatrixSession(harness: ready, outputDirectory: outputDir, retries: retries)
         let previousSlots = previous.records.filter { $0.slot != nil }
         let previousRuns = previous.records.filter { $0.slot == nil }

@@ -191,6 +191,9 @@ public struct SlotInfo: Hashable, Sendable, Codable {
     /// The run's ratio-CI target (fraction), when blocks were added until it
     /// was met: reports list the cells that missed it.
     public var targetCI: Double?
+    /// QEMU's qcow2 cache counters over the measured window (nil: the slot
+    /// was not traced, or the record predates tracing).
+    public var cache: SlotCacheCounters?
 
     public init(
         guest: Int, group: Int, block: Int, position: Int, disk: String, warmupMillis: Int, settled: Bool,
@@ -240,3 +243,47 @@ public struct HostNoise: Hashable, Sendable, Codable {
     /// Steal above this share of the window makes a slot suspect.
     public static let highStealPercent = 5.0
 }
+
+/// QEMU's qcow2 cache events counted over one slot's measured window, from
+/// its trace log (`-trace`, `-D`, `-msg timestamp=on`): events are switched
+/// on at the guest's MEASURE and off at its END, and only lines stamped
+/// inside `[start, end)` of the host's wall clock count.
+public struct SlotCacheCounters: Hashable, Sendable, Codable {
+    /// Host wall clock (seconds since the epoch) of the traced window.
+    public var startSeconds: Double
+    public var endSeconds: Double
+    public var l2Lookups: UInt64
+    public var l2Misses: UInt64
+    public var refcountLookups: UInt64
+    public var refcountMisses: UInt64
+    /// Misses whose read was timed (read -> done on one coroutine), and that time.
+    public var timedReads: UInt64
+    public var missReadMeanMicros: Double?
+    public var missReadP50Micros: Double?
+    public var missReadP99Micros: Double?
+
+    public init(
+        startSeconds: Double, endSeconds: Double, l2Lookups: UInt64, l2Misses: UInt64, refcountLookups: UInt64,
+        refcountMisses: UInt64, timedReads: UInt64 = 0, missReadMeanMicros: Double? = nil, missReadP50Micros: Double? = nil,
+        missReadP99Micros: Double? = nil
+    ) {
+        self.startSeconds = startSeconds
+        self.endSeconds = endSeconds
+        self.l2Lookups = l2Lookups
+        self.l2Misses = l2Misses
+        self.refcountLookups = refcountLookups
+        self.refcountMisses = refcountMisses
+        self.timedReads = timedReads
+        self.missReadMeanMicros = missReadMeanMicros
+        self.missReadP50Micros = missReadP50Micros
+        self.missReadP99Micros = missReadP99Micros
+    }
+
+    /// Length of the traced window.
+    public var seconds: Double { max(0, endSeconds - startSeconds) }
+
+    /// Writes inside the traced window, estimated from the slot's IOPS (the
+    /// traced window starts a few milliseconds after the guest's own).
+    public func writes(iops: Double) -> Double { iops * seconds }
+}
+

@@ -58,7 +58,7 @@ struct TOMLMatrixReader {
     var source: String
 
     static let topKeys = ["name", "description", "workload", "image", "cache", "host", "reference", "exclude"]
-    static let workloadKeys = ["block_size", "iodepth", "ramp", "runtime", "repeat", "span", "seed", "driver", "distribution", "phases", "isolation", "target_ci", "min_blocks", "max_blocks", "budget"]
+    static let workloadKeys = ["block_size", "iodepth", "ramp", "runtime", "repeat", "span", "seed", "driver", "distribution", "phases", "isolation", "target_ci", "min_blocks", "max_blocks", "budget", "trace"]
     static let referenceKeys = ["null", "raw"]
 
     func read(_ root: TOMLTable) throws(TOMLReadError) -> Matrix {
@@ -96,6 +96,13 @@ struct TOMLMatrixReader {
                     throw .invalid(InvalidValue(field: "workload.\(key)", value: "\(n)", rule: "must be from \(Pairing.blockRange.lowerBound) to \(Pairing.blockRange.upperBound)"))
                 }
                 m.pairing[keyPath: path] = n
+            }
+            if let v = w["trace"] {
+                let text = try string(v, "workload.trace")
+                guard let t = TraceMode(rawValue: text) else {
+                    throw .invalid(InvalidValue(field: "workload.trace", value: text, rule: "must be one of: \(TraceMode.allCases.map(\.rawValue).joined(separator: ", "))"))
+                }
+                m.pairing.trace = t
             }
             if let v = w["budget"] { m.pairing.budget = try duration(v, "workload.budget", allowZero: false) }
             if let v = w["seed"] {

@@ -30,6 +30,16 @@ public enum CacheTraceFile {
     static let maxLine = 1 << 12
 
     public static func summarize(path: String, window: Range<UInt64>? = nil) throws(OrchestratorError) -> CacheTraceSummary {
+        try summarize(path: path, from: 0, window: window, includeTornLine: true).summary
+    }
+
+    /// Counts the lines from byte `offset` on and returns where the next
+    /// read should start: after the last complete line, so a line QEMU is
+    /// still writing is read next time (unless `includeTornLine`, for a log
+    /// that is finished). Memory stays bounded whatever the file size.
+    public static func summarize(
+        path: String, from offset: UInt64, window: Range<UInt64>? = nil, includeTornLine: Bool = false
+    ) throws(OrchestratorError) -> (summary: CacheTraceSummary, next: UInt64) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .io(what: "cannot open the QEMU trace log", path: path, errno: errno) }
         defer { close(fd) }
@@ -37,19 +47,22 @@ public enum CacheTraceFile {
         var counter = CacheTraceCounter(window: window)
         var carry: [UInt8] = []
         var skipping = false
+        var position = offset
+        var lineEnd = offset
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, chunk) }
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, chunk, off_t(position)) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw .io(what: "cannot read the QEMU trace log", path: path, errno: errno)
             }
             if n == 0 { break }
-            for byte in buffer[0..<n] {
+            for (i, byte) in buffer[0..<n].enumerated() {
                 if byte == 0x0A {
                     // An over-long line counts as ignored, like any other non-event.
                     counter.consume(line: skipping ? "" : Substring(decoding: carry, as: UTF8.self))
                     carry.removeAll(keepingCapacity: true)
                     skipping = false
+                    lineEnd = position + UInt64(i) + 1
                 } else if !skipping {
                     carry.append(byte)
                     if carry.count > maxLine {
@@ -58,9 +71,13 @@ public enum CacheTraceFile {
                     }
                 }
             }
+            position += UInt64(n)
         }
         // A torn last line (QEMU still writing) is parsed if complete enough.
-        if !carry.isEmpty, !skipping { counter.consume(line: Substring(decoding: carry, as: UTF8.self)) }
-        return counter.result
+        if includeTornLine, !carry.isEmpty, !skipping {
+            counter.consume(line: Substring(decoding: carry, as: UTF8.self))
+            lineEnd = position
+        }
+        return (counter.result, lineEnd)
     }
 }

@@ -34,6 +34,8 @@ public struct PairedSession: Sendable {
     public var budget: BlockBudget
     /// Guests a group may lose before it is given up.
     public var maxGuestFailures = 3
+    /// Which slots QEMU's cache events are traced for (`SlotTracer`).
+    public var trace = Pairing.defaultTrace
 
     /// The widest ratio-CI half-width (fraction) of a group's compared cells,
     /// given its records so far; nil while it cannot be computed. Supplied by
@@ -188,16 +190,26 @@ public struct PairedSession: Sendable {
                 try? FileManager.default.removeItem(atPath: console)
                 try? FileManager.default.removeItem(atPath: socket)
             }
-            let command = QemuCommand(
+            var command = QemuCommand(
                 accel: context.accel.accel, kernel: context.kernel.vmlinuz, initrd: context.initramfs.path,
                 kernelParameters: [spec.kernelParameter, "qcb.ctl=\(ControlProtocol.guestPort):\(guestDisks.count)"] + context.extraKernelParameters,
                 disks: guestDisks, consolePath: console, controlSocket: socket)
+            let tracer = trace == .off ? nil : SlotTracer(workDirectory: work, name: "guest\(guestNumber)")
+            command.extraArguments = tracer?.argv ?? []
             await planner.startGuest(number: guestNumber, argv: command.argv, fixed: fixed, perBlock: slotDisks)
+            let mode = trace
             let outcome = await SharedGuestLauncher(logger: harness.logger).run(
                 command, workDirectory: work, bootDeadline: context.bootGrace,
                 booted: { await planner.guestBooted(millis: $0) },
+                tracer: tracer, traced: { await planner.traced($0, mode: mode) },
                 next: { await planner.next() },
                 record: { outcome in try await planner.record(outcome) })
+            if let tracer {
+                if let problem = await tracer.problem {
+                    harness.logger.warning("cache tracing failed; slots ran untraced", metadata: ["guest": "\(guestNumber)", "problem": "\(problem)"])
+                }
+                await tracer.finish()
+            }
             qemuWall += outcome.wallSeconds
             if let failure = outcome.failure {
                 if failure == "interrupted" || Task.isCancelled { break }
@@ -298,6 +310,11 @@ actor SlotPlanner {
 
     func guestBooted(millis: Int) { bootMillis = millis }
 
+    /// Whether `slot`'s measured window is traced under `mode`.
+    func traced(_ slot: SlotCommand, mode: TraceMode) -> Bool {
+        inFlight[slot.id].map { mode.traces(block: $0.block) } ?? false
+    }
+
     /// The next slot, or nil when the group is done.
     func next() -> SlotCommand? {
         guard !stopped, logError == nil else { return nil }
@@ -390,6 +407,7 @@ actor SlotPlanner {
             warmupMillis: Int(outcome.result?.warmupMillis ?? 0), settled: outcome.result?.settled ?? false,
             host: outcome.noise, submitCalls: outcome.result?.submitCalls, submitted: outcome.result?.submitted,
             targetCI: budget.targetCI)
+        record.slot?.cache = outcome.cache
         try append(record)
         if failed, slot.attempt == 1 { queue.insert((slot.disk, slot.block, slot.position, 2), at: 0) }
         if !failed { done.insert(RunKey(cellID: cell.id, repetition: slot.block)) }

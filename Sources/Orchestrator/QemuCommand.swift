@@ -30,6 +30,8 @@ public struct QemuCommand: ModeledCommand, Hashable {
     public var controlSocket: String?
     public var memoryMiB: Int = 256
     public var cpus: Int = 1
+    /// Appended to the argv as given (a shared guest's trace log and QMP socket).
+    public var extraArguments: [String] = []
 
     public init(accel: Accelerator, kernel: String, initrd: String, kernelParameters: [String], disk: GuestDisk, consolePath: String) {
         self.init(accel: accel, kernel: kernel, initrd: initrd, kernelParameters: kernelParameters, disks: [disk], consolePath: consolePath)
@@ -113,7 +115,7 @@ public struct QemuCommand: ModeledCommand, Hashable {
             a += ["-device", dev]
         }
         a += ["-nic", "none"]
-        return a
+        return a + extraArguments
     }
 
     /// QEMU option values separate fields with commas; a literal comma is doubled.

@@ -20,6 +20,8 @@ public struct SlotOutcome: Sendable {
     public var failure: String?
     /// Host load and QEMU CPU time between the guest's MEASURE and END.
     public var noise: HostNoise?
+    /// QEMU's cache counters over the same window (nil: not traced).
+    public var cache: SlotCacheCounters? = nil
 }
 
 /// How a shared guest ended.
@@ -52,6 +54,7 @@ public struct SharedGuestLauncher: Sendable {
     public func run(
         _ command: QemuCommand, workDirectory: String, bootDeadline: Duration,
         booted: @Sendable (Int) async -> Void = { _ in },
+        tracer: SlotTracer? = nil, traced: @Sendable (SlotCommand) async -> Bool = { _ in true },
         next: @Sendable () async -> SlotCommand?,
         record: @Sendable (SlotOutcome) async throws -> Void
     ) async -> SharedGuestOutcome {
@@ -119,6 +122,7 @@ public struct SharedGuestLauncher: Sendable {
                     return
                 }
                 logger.debug("shared guest up", metadata: ["qemu.pid": "\(pid)", "guest.boot_ms": "\(ms)"])
+                await tracer?.connect()
 
                 while let slot = await next() {
                     if Task.isCancelled { await fail("interrupted"); return }
@@ -131,6 +135,8 @@ public struct SharedGuestLauncher: Sendable {
                     var measureAt: ContinuousClock.Instant?
                     var noise: HostNoise?
                     var answered: SlotOutcome?
+                    var cache: SlotCacheCounters?
+                    let tracing = tracer != nil ? await traced(slot) : false
                     while answered == nil {
                         let read = channel.readLine(until: slotEnd)
                         guard let text = read.line else {
@@ -142,12 +148,14 @@ public struct SharedGuestLauncher: Sendable {
                         if text == ControlProtocol.measure {
                             before = HostSample.take(qemuPid: pid)
                             measureAt = clock.now
+                            if tracing { await tracer?.begin() }
                         } else if text == ControlProtocol.end {
                             if let before, let measureAt {
                                 let after = HostSample.take(qemuPid: pid)
                                 let d = clock.now - measureAt
                                 noise = before.noise(until: after, seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
                             }
+                            if tracing { cache = await tracer?.end() }
                         } else if text.hasPrefix(ControlProtocol.error + " ") {
                             let why = text.dropFirst(ControlProtocol.error.count + 1).split(separator: " ", maxSplits: 1).dropFirst().first.map(String.init) ?? text
                             answered = SlotOutcome(command: slot, result: nil, failure: "guest driver failed: \(why)", noise: nil)
@@ -162,8 +170,11 @@ public struct SharedGuestLauncher: Sendable {
                             }
                         }
                     }
+                    // A slot that failed between MEASURE and END leaves events on.
+                    if tracing, cache == nil { _ = await tracer?.end() }
                     state.value.withLock { $0.slots += 1 }
-                    if let answered {
+                    if var answered {
+                        if answered.result != nil { answered.cache = cache }
                         do { try await record(answered) } catch {
                             await fail("\(error)")
                             return

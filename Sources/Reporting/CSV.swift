@@ -31,6 +31,8 @@ public let cellsCSVColumns = [
     "isolation", "blocks", "ratio_ref_cell", "ratio_vs_ref", "ratio_vs_ref_ci95_low", "ratio_vs_ref_ci95_high",
     "ratio_vs_null", "ratio_vs_null_ci95_low", "ratio_vs_null_ci95_high", "cpu_ratio_vs_ref", "cpu_ratio_vs_ref_ci95_low",
     "cpu_ratio_vs_ref_ci95_high",
+    "l2_misses_per_write", "l2_misses_per_write_model", "refcount_misses_per_write", "miss_read_us", "model_iops",
+    "traced_iops",
 ]
 
 /// `runs.csv`: one row per record, in run order (sequence, then cell ID,
@@ -84,9 +86,18 @@ public func runsCSV(_ set: ResultSet) -> String {
 ///   `ratio_ref_cell` (the series' largest effective L2 cache), with its 95%
 ///   CI (t interval on log ratios), `ratio_vs_null` the same against the
 ///   guest's null-co control, and `cpu_ratio_vs_ref` the ratio of writes per
-///   QEMU CPU second (above 1: the cell costs QEMU less CPU per write).
+///   QEMU CPU second (above 1: the cell costs QEMU less CPU per write);
+/// - from QEMU's cache trace (shared cells with traced slots; `CacheCounters`):
+///   `l2_misses_per_write` and `refcount_misses_per_write` (means over slots),
+///   `l2_misses_per_write_model` (`1 - coverage` for uniform offsets),
+///   `miss_read_us` (mean over slots of each slot's mean miss read time) and
+///   `model_iops`, the IOPS the series' cost model (`CostModel`) predicts at
+///   the cell's measured misses per write, next to `traced_iops`, the traced
+///   slots' IOPS as 1 / mean time per write (what the model is fitted on).
 public func cellsCSV(_ set: ResultSet) -> String {
     var out = csvRow(cellsCSVColumns) + "\n"
+    let counters = cellCacheCounters(set)
+    let models = Dictionary(costModels(set).map { ($0.series, $0) }, uniquingKeysWith: { a, _ in a })
     for c in set.cells {
         let cell = c.cell
         let isQcow2 = cell.kind == .qcow2
@@ -134,7 +145,17 @@ public func cellsCSV(_ set: ResultSet) -> String {
             fixed(null?.ratio, 4), fixed(null?.low, 4), fixed(null?.high, 4),
             fixed(cpu?.ratio, 4), fixed(cpu?.low, 4), fixed(cpu?.high, 4),
         ]
-        out += csvRow(row + paired) + "\n"
+        let k = counters[c.cellID]
+        let model = c.series.flatMap { models[$0] }
+        let trace: [String] = [
+            fixed(k?.l2MissesPerWrite, 4),
+            fixed(CellCacheCounters.expectedL2MissesPerWrite(cell, effective: c.effective), 4),
+            fixed(k?.refcountMissesPerWrite, 4),
+            fixed(k?.missReadMicros, 1),
+            fixed(k.flatMap { model?.iops(missesPerWrite: $0.l2MissesPerWrite) }, 1),
+            fixed(k?.tracedIOPS, 1),
+        ]
+        out += csvRow(row + paired + trace) + "\n"
     }
     return out
 }

@@ -39,7 +39,7 @@ struct MatrixValidationTests {
             "m.toml: unknown key 'nmae' (allowed: name, description, workload, image, cache, host, reference, exclude)")
         expectError(
             "[workload]\nqd = 4",
-            "m.toml: unknown key 'workload.qd' (allowed: block_size, iodepth, ramp, runtime, repeat, span, seed, driver, distribution, phases, isolation, target_ci, min_blocks, max_blocks, budget)")
+            "m.toml: unknown key 'workload.qd' (allowed: block_size, iodepth, ramp, runtime, repeat, span, seed, driver, distribution, phases, isolation, target_ci, min_blocks, max_blocks, budget, trace)")
         expectError(
             "[image]\nsize = \"1G\"",
             "m.toml: unknown key 'image.size' (allowed: disk_size, cluster_size, state, refcount_bits)")

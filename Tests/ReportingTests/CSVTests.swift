@@ -16,7 +16,8 @@ struct CSVTests {
         #expect(header == contract + ",vs_best_pct,vs_raw_pct,cache_size"
                 + ",isolation,blocks,ratio_ref_cell,ratio_vs_ref,ratio_vs_ref_ci95_low,ratio_vs_ref_ci95_high"
                 + ",ratio_vs_null,ratio_vs_null_ci95_low,ratio_vs_null_ci95_high,cpu_ratio_vs_ref,cpu_ratio_vs_ref_ci95_low"
-                + ",cpu_ratio_vs_ref_ci95_high")
+                + ",cpu_ratio_vs_ref_ci95_high"
+                + ",l2_misses_per_write,l2_misses_per_write_model,refcount_misses_per_write,miss_read_us,model_iops,traced_iops")
     }
 
     @Test("runs.csv header")
