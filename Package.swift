@@ -54,7 +54,11 @@ let package = Package(
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            // Between two slots of a shared guest the host parses QEMU's
+            // trace of the last window (~100k lines); unoptimised that took
+            // 1.1-1.4 s per traced slot, in which the guest sits idle.
+            swiftSettings: [.unsafeFlags(["-O"])]
         ),
         .executableTarget(
             name: "bench",

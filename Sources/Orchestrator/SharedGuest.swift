@@ -124,8 +124,10 @@ public struct SharedGuestLauncher: Sendable {
                 logger.debug("shared guest up", metadata: ["qemu.pid": "\(pid)", "guest.boot_ms": "\(ms)"])
                 await tracer?.connect()
 
+                var lastAnswer = clock.now
                 while let slot = await next() {
                     if Task.isCancelled { await fail("interrupted"); return }
+                    let sentAt = clock.now
                     do { try channel.send(slot.line) } catch {
                         await fail("cannot send slot to the guest: \(error)", slot: slot)
                         return
@@ -172,6 +174,18 @@ public struct SharedGuestLauncher: Sendable {
                     }
                     // A slot that failed between MEASURE and END leaves events on.
                     if tracing, cache == nil { _ = await tracer?.end() }
+                    // Where a slot's time goes besides its window: the host
+                    // between slots, the warm-up, the drain and the answer.
+                    let answeredAt = clock.now
+                    logger.debug(
+                        "slot timing",
+                        metadata: [
+                            "slot.id": "\(slot.id)", "slot.host_gap_ms": "\(GuestLauncher.millis(sentAt - lastAnswer))",
+                            "slot.to_measure_ms": "\(measureAt.map { GuestLauncher.millis($0 - sentAt) } ?? -1)",
+                            "slot.after_window_ms": "\(measureAt.map { GuestLauncher.millis(answeredAt - $0) - Int(slot.measureMillis) } ?? -1)",
+                            "slot.traced": "\(tracing)",
+                        ])
+                    lastAnswer = answeredAt
                     state.value.withLock { $0.slots += 1 }
                     if var answered {
                         if answered.result != nil { answered.cache = cache }
