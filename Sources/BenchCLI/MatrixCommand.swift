@@ -189,7 +189,7 @@ struct MatrixCommand: AsyncParsableCommand {
             let runs = try await session.run(
                 perRunPlan, done: ResumeState(records: previousRuns).done, firstSequence: next
             ) { record, i, n in
-                progress.finished(record, index: i, total: n)
+                progress.finished(record, index: i, total: n, label: labels.label(record.cellID))
             }
             return MatrixOutcome(records: slots + runs, qemuWallSeconds: qemuWall + runs.map(\.wallSeconds).reduce(0, +))
         }

@@ -11,7 +11,9 @@ struct ProgressReporter: Sendable {
     let isTerminal = isatty(STDERR_FILENO) == 1
     let started = Date()
 
-    func finished(_ record: RunRecord, index: Int, total: Int) {
+    /// One finished run in a guest of its own; `label` is the cell's short
+    /// name (what varies in the matrix), the ID when none is given.
+    func finished(_ record: RunRecord, index: Int, total: Int, label: String? = nil) {
         let done = index + 1
         let elapsed = Date().timeIntervalSince(started)
         let eta = elapsed / Double(done) * Double(total - done)
@@ -21,7 +23,7 @@ struct ProgressReporter: Sendable {
         } else {
             what = "FAILED: \(record.failure ?? "?")"
         }
-        let line = "[\(done)/\(total)] \(record.cellID) #\(record.repetition): \(what)  (ETA \(Self.clock(eta)))"
+        let line = "[\(done)/\(total)] \(label ?? record.cellID) #\(record.repetition): \(what)  (ETA \(Self.clock(eta)))"
         if isTerminal {
             FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line + (done == total ? "\n" : "")).utf8))
         } else {

@@ -89,7 +89,17 @@ public struct AccelProbe: Sendable {
         let deadline = Duration.seconds(15)
         let outcome = await launcher.run(cmd, workDirectory: workDirectory.path, deadline: deadline, stopAtReady: true)
         if outcome.reachedDriver { return AccelDecision(accel: .kvm, reason: "KVM probe booted to the driver in \(String(format: "%.1f", outcome.wallSeconds)) s") }
-        let why = outcome.stderrTail.last.map { "QEMU said: \($0)" } ?? "no boot within \(deadline) (nested virtualization unavailable?)"
-        return AccelDecision(accel: .tcg, reason: "KVM probe failed: \(why)")
+        // A guest that hangs is killed at the deadline, and QEMU's last
+        // stderr line is then its own "terminating on signal 15 from pid …",
+        // which says nothing: say how long it waited instead.
+        let seconds = String(format: "%.0f", outcome.wallSeconds)
+        let said = outcome.stderrTail.last { !$0.contains("terminating on signal") }
+        if outcome.failure?.hasPrefix("timed out") == true || said == nil {
+            return AccelDecision(
+                accel: .tcg,
+                reason: "KVM probe timed out after \(seconds) s without reaching the guest driver (nested virtualization unavailable?)"
+                    + (said.map { "; QEMU said: \($0)" } ?? ""))
+        }
+        return AccelDecision(accel: .tcg, reason: "KVM probe failed after \(seconds) s: QEMU said: \(said ?? "")")
     }
 }
