@@ -87,3 +87,24 @@ enum GuestFailure: Error, CustomStringConvertible {
         }
     }
 }
+
+/// Writes that completed with an error or short, and the first one's reason:
+/// the one place both drivers (per-run and slot) classify a completion.
+struct WriteErrors {
+    var count: UInt64 = 0
+    var first: String? = nil
+
+    /// Whether `event` wrote all `blockSize` bytes; if not, it is counted.
+    @inline(__always)
+    mutating func completed(_ event: io_event, blockSize: UInt64) -> Bool {
+        let res = Int(bitPattern: event.res)
+        if res == Int(blockSize) { return true }
+        count += 1
+        if first == nil, let obj = event.obj {
+            first = res < 0
+                ? "pwrite at \(obj.pointee.u.c.offset): \(String(cString: strerror(Int32(-res))))"
+                : "short write at \(obj.pointee.u.c.offset): \(res) of \(blockSize) bytes"
+        }
+        return false
+    }
+}

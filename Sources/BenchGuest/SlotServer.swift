@@ -164,8 +164,7 @@ func runSlot(_ command: SlotCommand, fd: Int32, spec: WorkloadSpec, buffers: Uns
     var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: .three)
     var seconds = [UInt64](repeating: 0, count: max(1, Int((UInt64(command.measureMillis) + 999) / 1000)))
     var ops: UInt64 = 0
-    var ioErrors: UInt64 = 0
-    var firstError: String? = nil
+    var errors = WriteErrors()
     var submitCalls: UInt64 = 0
     var submitted: UInt64 = 0
 
@@ -219,17 +218,11 @@ func runSlot(_ command: SlotCommand, fd: Int32, spec: WorkloadSpec, buffers: Uns
             let ev = events[i]
             guard let obj = ev.obj else { continue }
             let slot = obj - iocbs
-            let res = Int(bitPattern: ev.res)
-            if res != Int(bs) {
-                ioErrors += 1
-                if firstError == nil {
-                    firstError = res < 0
-                        ? "pwrite at \(obj.pointee.u.c.offset): \(String(cString: strerror(Int32(-res))))"
-                        : "short write at \(obj.pointee.u.c.offset): \(res) of \(bs) bytes"
-                }
-            } else if warming {
+            // A failed write is counted in `errors` and resubmitted like any other.
+            let wrote = errors.completed(ev, blockSize: bs)
+            if wrote, warming {
                 buckets[buckets.count - 1] += 1
-            } else if measuring {
+            } else if wrote, measuring {
                 ops += 1
                 seconds[min(seconds.count - 1, Int((now - measureStart) / 1_000_000_000))] += 1
                 histogram.record(now - submittedAt[slot])
@@ -259,6 +252,6 @@ func runSlot(_ command: SlotCommand, fd: Int32, spec: WorkloadSpec, buffers: Uns
         latency: .init(
             meanUs: histogram.mean / 1000, p50Us: us(histogram.valueAtPercentile(50)),
             p99Us: us(histogram.valueAtPercentile(99)), p999Us: us(histogram.valueAtPercentile(99.9)), maxUs: us(histogram.max)),
-        perSecondOps: seconds, warmupMillis: warmupNanos / 1_000_000, settled: settled, ioErrors: ioErrors,
-        firstError: firstError, submitCalls: submitCalls, submitted: submitted)
+        perSecondOps: seconds, warmupMillis: warmupNanos / 1_000_000, settled: settled, ioErrors: errors.count,
+        firstError: errors.first, submitCalls: submitCalls, submitted: submitted)
 }

@@ -75,8 +75,7 @@ func runNative(_ spec: WorkloadSpec) throws(GuestFailure) -> GuestResult {
     var phaseHistograms = phases.map { _ in makeHistogram() }
     var phaseSeconds = phases.map { [UInt64](repeating: 0, count: max(1, Int((UInt64($0.millis) + 999) / 1000))) }
     var phaseOps = [UInt64](repeating: 0, count: phases.count)
-    var ioErrors: UInt64 = 0
-    var firstError: String? = nil
+    var errors = WriteErrors()
 
     @inline(__always) func prepare(_ slot: Int) {
         qcb_prep_pwrite(iocbs + slot, fd, buffers + slot * Int(bs), Int(bs), Int64(bitPattern: offsets.next()), nil)
@@ -119,15 +118,9 @@ func runNative(_ spec: WorkloadSpec) throws(GuestFailure) -> GuestResult {
                 let ev = events[i]
                 guard let obj = ev.obj else { continue }
                 let slot = obj - iocbs
-                let res = Int(bitPattern: ev.res)
-                if res != Int(bs) {
-                    ioErrors += 1
-                    if firstError == nil {
-                        firstError = res < 0
-                            ? "pwrite at \(obj.pointee.u.c.offset): \(String(cString: strerror(Int32(-res))))"
-                            : "short write at \(obj.pointee.u.c.offset): \(res) of \(bs) bytes"
-                    }
-                } else if measuring {
+                // A failed write is counted in `errors` and resubmitted like any other.
+                let wrote = errors.completed(ev, blockSize: bs)
+                if wrote, measuring {
                     phaseOps[p] += 1
                     let second = min(phaseSeconds[p].count - 1, Int((now - measureStart) / 1_000_000_000))
                     phaseSeconds[p][second] += 1
@@ -166,8 +159,8 @@ func runNative(_ spec: WorkloadSpec) throws(GuestFailure) -> GuestResult {
             p999Us: us(total.valueAtPercentile(99.9)),
             maxUs: us(total.max)),
         perSecondOps: writeIndices.flatMap { phaseSeconds[$0] },
-        ioErrors: ioErrors,
-        firstError: firstError,
+        ioErrors: errors.count,
+        firstError: errors.first,
         bootToFirstIOMillis: bootToFirstIO,
         deviceBytes: deviceBytes,
         spec: spec)

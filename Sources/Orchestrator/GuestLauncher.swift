@@ -62,9 +62,7 @@ public struct GuestLauncher: Sendable {
         let samples = Mutex<(rss: [RSSSample], ready: Int?, marks: [PhaseMark])>(([], nil, []))
         defer { if let pid = launched.withLock({ $0 }) { ActiveProcesses.unregister(pid) } }
         do {
-            let qemu = command.argv[0]
-            let argv = try DiesWithHarness.argv(
-                [FilePath(qemu).isAbsolute ? qemu : ExecutableSearch.find(qemu) ?? qemu] + command.argv.dropFirst())
+            let argv = try command.spawnArgv()
             let r = try await Subprocess.run(
                 .path(FilePath(argv[0])),
                 arguments: Arguments(Array(argv.dropFirst())),

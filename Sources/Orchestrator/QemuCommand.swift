@@ -1,6 +1,12 @@
 import BenchSpec
 import Qcow2Geometry
 
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
+
 /// The disk a guest writes to, as QEMU `-blockdev` nodes.
 public enum GuestDisk: Hashable, Sendable {
     /// `backing`: a qcow2 backing image (overlay state), opened read-only
@@ -116,6 +122,14 @@ public struct QemuCommand: ModeledCommand, Hashable {
         }
         a += ["-nic", "none"]
         return a + extraArguments
+    }
+
+    /// The argv actually executed: QEMU resolved on PATH and wrapped so it
+    /// dies with the harness (`DiesWithHarness`). `argv` stays what records show.
+    func spawnArgv() throws -> [String] {
+        let qemu = argv[0]
+        return try DiesWithHarness.argv(
+            [FilePath(qemu).isAbsolute ? qemu : ExecutableSearch.find(qemu) ?? qemu] + argv.dropFirst())
     }
 
     /// QEMU option values separate fields with commas; a literal comma is doubled.

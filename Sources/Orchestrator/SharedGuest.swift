@@ -78,9 +78,7 @@ public struct SharedGuestLauncher: Sendable {
         defer { if let pid = launched.withLock({ $0 }) { ActiveProcesses.unregister(pid) } }
         let state = GuestState()
         do {
-            let qemu = command.argv[0]
-            let argv = try DiesWithHarness.argv(
-                [FilePath(qemu).isAbsolute ? qemu : ExecutableSearch.find(qemu) ?? qemu] + command.argv.dropFirst())
+            let argv = try command.spawnArgv()
             let r = try await Subprocess.run(
                 .path(FilePath(argv[0])),
                 arguments: Arguments(Array(argv.dropFirst())),
