@@ -105,7 +105,7 @@ struct RunCommand: AsyncParsableCommand {
 }
 
 enum ImageStateChoice: String, ExpressibleByArgument, CaseIterable {
-    case preallocated, fresh, snapshot, overlay
+    case preallocated, allocated, fresh, snapshot, overlay
     var state: ImageState { ImageState(rawValue: rawValue) ?? .preallocated }
 }
 

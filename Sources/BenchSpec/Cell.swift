@@ -15,6 +15,12 @@ public enum DiskKind: String, Hashable, Sendable, Codable, CaseIterable {
 public enum ImageState: String, Hashable, Sendable, Codable, CaseIterable {
     /// `preallocation=metadata`: every L2 table exists; writes only look up.
     case preallocated
+    /// `preallocation=full`: every cluster allocated and its host blocks
+    /// written, so a guest write allocates nothing, neither in qcow2 nor in
+    /// the host file system (a metadata-preallocated image is sparse on the
+    /// host: its first write to each host block allocates an extent). The
+    /// state of an image that has been in use; making it writes the disk once.
+    case allocated
     /// Empty image: every first write to a cluster allocates it.
     case fresh
     /// Every cluster allocated (`preallocation=falloc`), then an internal

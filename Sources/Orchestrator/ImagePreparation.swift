@@ -55,7 +55,7 @@ public struct ImagePreparation: Hashable, Sendable {
         case .qcow2:
             image = base + ".qcow2"
             switch cell.state ?? .preallocated {
-            case .preallocated, .fresh:
+            case .preallocated, .allocated, .fresh:
                 backing = nil
                 commands = [.create(QemuImgCreate(path: image, kind: .qcow2, state: cell.state ?? .preallocated, geometry: g))]
             case .snapshot:
@@ -88,6 +88,7 @@ public struct ImagePreparation: Hashable, Sendable {
         case .qcow2:
             switch cell.state ?? .preallocated {
             case .preallocated: return metadata + min(g.diskSize.bytes, writtenBytes)
+            case .allocated: return metadata + g.diskSize.bytes
             case .fresh: return metadata + newClusters
             case .snapshot: return g.diskSize.bytes + metadata + newClusters
             case .overlay: return g.diskSize.bytes + 2 * metadata + newClusters

@@ -34,6 +34,7 @@ public struct QemuImgCreate: ModeledCommand, Hashable {
             if geometry.extendedL2 { opts.append("extended_l2=on") }
             switch state {
             case .preallocated: opts.append("preallocation=metadata")
+            case .allocated: opts.append("preallocation=full")
             // Every cluster allocated: the filled image a snapshot or backing file starts from.
             case .snapshot, .overlay: opts.append("preallocation=falloc")
             case .fresh: break

@@ -224,7 +224,7 @@ struct MatrixValidationTests {
             "m.toml: image.disk_size: invalid value \"1048577\": must be at least 1M and a multiple of 512 bytes")
         expectError(
             "[image]\nstate = [\"sparse\"]",
-            "m.toml: image.state: invalid value \"sparse\": must be one of preallocated, fresh, snapshot, overlay")
+            "m.toml: image.state: invalid value \"sparse\": must be one of preallocated, allocated, fresh, snapshot, overlay")
     }
 
     @Test func cacheRules() {

@@ -50,6 +50,10 @@ import Testing
             "/w/d.qcow2", "17179869184",
         ])
         #expect(QemuImgCreate(path: "/w/d.qcow2", kind: .qcow2, state: .fresh, geometry: g).argv[6] == "cluster_size=65536,refcount_bits=16")
+        // Host blocks written too: no allocation below qcow2 either.
+        #expect(
+            QemuImgCreate(path: "/w/d.qcow2", kind: .qcow2, state: .allocated, geometry: g).argv[6]
+                == "cluster_size=65536,refcount_bits=16,preallocation=full")
         #expect(QemuImgCreate(path: "/w/d.raw", kind: .raw, state: .fresh, geometry: g).argv == [
             "qemu-img", "create", "-q", "-f", "raw", "/w/d.raw", "17179869184",
         ])
