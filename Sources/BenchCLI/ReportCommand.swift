@@ -1,5 +1,5 @@
-import BenchResults
 import ArgumentParser
+import BenchResults
 import BenchSpec
 import Foundation
 import Orchestrator
@@ -10,7 +10,7 @@ import Reporting
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Rebuild runs.csv, cells.csv, report.md and coverage.svg from a results directory's results.jsonl.")
+        abstract: "Rebuild runs.csv, cells.csv, report.md, coverage.svg and the other figures from a results directory's results.jsonl.")
 
     @Argument(help: ArgumentHelp("Results directory (or its results.jsonl).", valueName: "dir"))
     var directory: String
@@ -98,14 +98,8 @@ enum ReportFiles {
     }
 
     static func write(records: [RunRecord], to directory: String) throws {
-        let set = ResultSet(records: records)
-        let files: [(String, String)] = [
-            ("runs.csv", runsCSV(set)),
-            ("cells.csv", cellsCSV(set)),
-            ("report.md", markdownReport(set, plotFile: "coverage.svg")),
-            ("coverage.svg", coverageSVG(set)),
-        ]
-        for (name, text) in files {
+        for file in reportFiles(ResultSet(records: records)) {
+            let (name, text) = (file.name, file.text)
             let url = URL(fileURLWithPath: directory).appendingPathComponent(name)
             try Data(text.utf8).write(to: url, options: .atomic)
             chmod(url.path, 0o644)

@@ -1,7 +1,8 @@
 import BenchSpec
 import Qcow2Geometry
 
-/// Short names for cells: only what varies within the matrix ("L2 128K",
+/// Short names for cells: only what varies within the matrix, and of that
+/// only what differs from the value most cells share ("L2 128K",
 /// "snapshot · refcount 4M", "null-co"). Full cell IDs stay in CSV and JSON;
 /// tables, plots and the progress line use these.
 public struct CellLabels: Hashable, Sendable {
@@ -9,7 +10,11 @@ public struct CellLabels: Hashable, Sendable {
 
     public init(cells: [Cell]) {
         let qcow2 = cells.filter { $0.kind == .qcow2 }
-        let dims = Self.dimensions.filter { d in Set(qcow2.map { d.value($0) }).count > 1 }
+        let dims = Self.dimensions.filter { d in Set(qcow2.map { d.value($0) }).count > 1 }.map { d in
+            var d = d
+            d.mode = Self.strictMode(qcow2.map { d.value($0) })
+            return d
+        }
         let sizes = Set(cells.map(\.geometry.diskSize)).count > 1
         let workloads = Set(cells.map { "\($0.workload)" }).count > 1
         for cell in cells {
@@ -17,7 +22,12 @@ public struct CellLabels: Hashable, Sendable {
             switch cell.kind {
             case .null: parts = ["null-co"]
             case .raw: parts = ["raw"]
-            case .qcow2: parts = dims.map { $0.label(cell) }
+            case .qcow2:
+                // A value most cells share goes without saying: leaving it out
+                // keeps labels unique (two cells reading alike would agree on
+                // every dimension) and short ("snapshot · refcount 4M").
+                parts = dims.filter { $0.value(cell) != $0.mode }.map { $0.label(cell) }
+                if parts.isEmpty { parts = dims.map { $0.label(cell) } }
             }
             if cell.kind != .qcow2 && sizes { parts.append("\(cell.geometry.diskSize)") }
             if cell.kind != .qcow2 && workloads { parts.append("bs \(cell.workload.blockSize) qd \(cell.workload.iodepth)") }
@@ -37,6 +47,17 @@ public struct CellLabels: Hashable, Sendable {
     struct Dimension: Sendable {
         var value: @Sendable (Cell) -> String
         var label: @Sendable (Cell) -> String
+        /// The value more cells share than any other (at least two), if one does.
+        var mode: String? = nil
+    }
+
+    static func strictMode(_ values: [String]) -> String? {
+        var counts: [String: Int] = [:]
+        for v in values { counts[v, default: 0] += 1 }
+        let ranked = counts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
+        guard let top = ranked.first, top.value >= 2 else { return nil }
+        if ranked.count > 1, ranked[1].value == top.value { return nil }
+        return top.key
     }
 
     static let dimensions: [Dimension] = [

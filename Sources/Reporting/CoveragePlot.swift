@@ -56,12 +56,13 @@ private struct CoveragePlot {
     let xDecades: (lo: Int, hi: Int)
     let yTop: Double
     let yStep: Double
+    let noSweep: Bool
 
     init(_ set: ResultSet) {
         let first = set.records.first?.provenance
         title = "IOPS against effective L2 cache coverage" + (first.map { ": \($0.matrixName)" } ?? "")
         var sub: [String] = []
-        if let p = first { sub.append("QEMU \(p.qemuVersion), \(p.accel)") }
+        if let p = first { sub.append("QEMU \(p.qemuVersion.split(separator: " ").first ?? ""), \(p.accel)") }
         var workloads: [String] = []
         for c in set.cells where !workloads.contains(workloadDescription(c.cell.workload)) {
             workloads.append(workloadDescription(c.cell.workload))
@@ -70,12 +71,16 @@ private struct CoveragePlot {
         sub.append("error bars: 95% confidence interval of the mean")
         subtitle = sub.joined(separator: "; ")
 
-        let keys = set.series
+        // Without a sweep (every series a single point) the points would
+        // pile up at one coverage and say nothing: the plot says so instead.
+        let keys = sweptSeries(set).isEmpty ? [] : set.series
+        noSweep = sweptSeries(set).isEmpty && !set.series.isEmpty
         let manyWorkloads = Set(keys.map(\.workload)).count > 1
         let manyHostIO = Set(keys.map(\.hostIO)).count > 1
         var built: [PlotSeries] = []
         for (i, key) in keys.enumerated() {
-            let knee = set.knee(of: key)?.cell.cellID
+            // A single point is no knee: only swept series get the ring.
+            let knee = set.cells(in: key).filter { $0.iops != nil }.count >= 2 ? set.knee(of: key)?.cell.cellID : nil
             let points = set.cells(in: key).compactMap { c -> PlotPoint? in
                 guard let s = c.iops, let e = c.effective else { return nil }
                 return PlotPoint(
@@ -202,7 +207,14 @@ private struct CoveragePlot {
             lastLabelY = labelY
         }
         for sr in series { plot(sr, &s) }
-        if series.isEmpty && references.isEmpty {
+        if noSweep {
+            s.text(
+                (Self.left + Self.right) / 2, (Self.top + Self.bottom) / 2,
+                "No series varies the L2 cache: each has a single point.", size: 14, anchor: "middle", fill: "#666666")
+            s.text(
+                (Self.left + Self.right) / 2, (Self.top + Self.bottom) / 2 + 20, "See report.md for the knobs it compares.",
+                size: 13, anchor: "middle", fill: "#666666")
+        } else if series.isEmpty && references.isEmpty {
             s.text(
                 (Self.left + Self.right) / 2, (Self.top + Self.bottom) / 2, "No successful runs to plot", size: 14,
                 anchor: "middle", fill: "#666666")
@@ -249,8 +261,9 @@ private struct CoveragePlot {
         let l = fixed(Self.left, 1)
         let t = fixed(Self.top, 1)
         let b = fixed(Self.bottom, 1)
-        s.add("<rect x=\"\(l)\" y=\"\(t)\" width=\"\(fixed(Self.right - Self.left, 1))\" "
-            + "height=\"\(fixed(Self.bottom - Self.top, 1))\" fill=\"none\" stroke=\"#333333\" stroke-width=\"1\"/>")
+        s.add(
+            "<rect x=\"\(l)\" y=\"\(t)\" width=\"\(fixed(Self.right - Self.left, 1))\" "
+                + "height=\"\(fixed(Self.bottom - Self.top, 1))\" fill=\"none\" stroke=\"#333333\" stroke-width=\"1\"/>")
         // x ticks: label every tick when there are few decades, else decades only.
         let labelMinor = xDecades.hi - xDecades.lo <= 4
         for tick in xTicks {
@@ -334,8 +347,10 @@ private struct CoveragePlot {
     func legend(_ s: inout SVGWriter) {
         var ly = Self.top + 4
         let lx = Self.legendX
-        s.text(lx, ly, "Series", size: 13, weight: "bold")
-        ly += 20
+        if !series.isEmpty {
+            s.text(lx, ly, "Series", size: 13, weight: "bold")
+            ly += 20
+        }
         for sr in series {
             s.add("<g stroke=\"\(sr.color)\" fill=\"\(sr.color)\">")
             s.add(
@@ -420,20 +435,4 @@ func decimalLog(_ v: Double) -> Double {
     let r = result.rounded()
     if abs(result - r) < 1e-12, CoveragePlot.pow10(Int(r)) == v { return r }
     return result
-}
-
-/// Accumulates SVG lines.
-private struct SVGWriter {
-    var text = ""
-    mutating func add(_ line: String) { text += line + "\n" }
-    mutating func text(
-        _ x: Double, _ y: Double, _ content: String, size: Double, anchor: String = "start", weight: String? = nil,
-        fill: String = "#000000"
-    ) {
-        var attrs = "x=\"\(fixed(x, 1))\" y=\"\(fixed(y, 1))\" font-size=\"\(fixed(size, 0))\""
-        if anchor != "start" { attrs += " text-anchor=\"\(anchor)\"" }
-        if let w = weight { attrs += " font-weight=\"\(w)\"" }
-        if fill != "#000000" { attrs += " fill=\"\(fill)\"" }
-        add("<text \(attrs)>\(xmlEscaped(content))</text>")
-    }
 }

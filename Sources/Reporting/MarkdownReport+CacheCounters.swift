@@ -9,7 +9,7 @@ func cacheCounterSection(_ set: ResultSet, into md: inout MarkdownWriter) {
     guard !counters.isEmpty else { return }
     let models = costModels(set)
     let bySeries = Dictionary(models.map { ($0.series, $0) }, uniquingKeysWith: { a, _ in a })
-    md.line("## Cache misses (QEMU's trace)")
+    md.line("### Cache counters per cell (QEMU's trace)")
     md.blank()
     md.line(
         "Counted from QEMU's qcow2 cache trace events over each slot's measured window, averaged over the traced slots. "
@@ -64,6 +64,48 @@ func cacheCounterSection(_ set: ResultSet, into md: inout MarkdownWriter) {
             "Tracing overhead (each traced block paired with the next, untraced block of the same cell): traced/untraced "
                 + "IOPS \(ratioText(o.pooled)), \(o.pooled.blocks) pairs over \(o.cells) cells"
                 + (o.iothreadCPU.map { "; QEMU I/O-thread CPU per write \(ratioText($0))" } ?? "") + ".")
+        md.blank()
+    }
+}
+
+/// The mechanism in one figure and a few lines, near the top: misses per
+/// write against the `1 - c` model, and what a miss costs.
+func cacheCounterSummary(_ set: ResultSet, figure: String?, into md: inout MarkdownWriter) {
+    let counters = cellCacheCounters(set)
+    guard !counters.isEmpty else { return }
+    md.line("## Why: L2 cache misses per write (QEMU's trace)")
+    md.blank()
+    let checked = set.cells.filter { counters[$0.cellID]?.expectedL2MissesPerWrite != nil }
+    let off = checked.filter { counters[$0.cellID]?.disagreesWithModel ?? false }
+    var lines: [String] = []
+    if checked.isEmpty {
+        lines.append("No cell has a coverage model to check (non-uniform offsets).")
+    } else if off.isEmpty {
+        let worst = checked.compactMap { counters[$0.cellID]?.modelDifference.map(abs) }.max() ?? 0
+        lines.append(
+            "Measured misses per write follow the model `1 - coverage` in all \(checked.count) qcow2 cells (largest "
+                + "difference \(fixed(worst, 3)), within \(fixed(CellCacheCounters.modelTolerance, 2))).")
+    } else {
+        let names = off.map { c in
+            "\(set.labels.label(c.cellID)) (\(fixed(counters[c.cellID]?.l2MissesPerWrite ?? 0, 3)) against \(fixed(counters[c.cellID]?.expectedL2MissesPerWrite ?? 0, 3)))"
+        }
+        lines.append(
+            "**Off the model `1 - coverage` by more than \(fixed(CellCacheCounters.modelTolerance, 2))**: "
+                + names.joined(separator: ", ") + ".")
+    }
+    let reads = set.cells.compactMap { counters[$0.cellID]?.missReadMicros }
+    let models = costModels(set)
+    for m in models {
+        lines.append(
+            "Per miss, a write costs \(fixed(m.tMissMicros, 1)) µs more (CI \(fixed(m.tMissMicros - m.fit.slopeCI, 1))–"
+                + "\(fixed(m.tMissMicros + m.fit.slopeCI, 1))\(models.count > 1 ? "; \(m.series.label)" : ""))"
+                + (reads.isEmpty ? "" : ", against a measured miss read of \(fixed(reads.reduce(0, +) / Double(reads.count), 1)) µs")
+                + ": a miss holds the image's lock while its slice is read.")
+    }
+    md.line(lines.joined(separator: " ") + " Per-cell counters and the cost model are in the appendix.")
+    md.blank()
+    if let figure {
+        md.line("![L2 cache misses per write against coverage, measured and modelled](\(figure))")
         md.blank()
     }
 }

@@ -3,15 +3,16 @@ import BenchSpec
 import GuestWire
 import Qcow2Geometry
 
-/// `report.md`: the human-readable summary of a result set.
+/// `report.md`: the human-readable summary of a result set, one section
+/// per question the matrix asks, details in an appendix.
 ///
-/// Sections, in order: title (matrix name); environment and provenance (with
-/// a warning when the records disagree on it); the coverage table (rows in
-/// `ResultSet.cells` order); the plot (`plotFile`, relative to the report);
-/// the knee of each series (in `ResultSet.series` order) with the QEMU
-/// options and libvirt XML that apply it; the other knobs (refcount cache,
-/// clean interval, entry size, image state: cells that differ only in one
-/// of them, with IOPS and QEMU's peak memory); failed runs (in run order).
+/// Sections, in order: title (matrix name) and what was run; the L2 (or
+/// cache-size) sweep, when a series has at least two measured cells (table,
+/// `plotFile`, knee, verdicts, one recommendation per sweep); cache misses
+/// from QEMU's trace (`misses.svg`), when slots were traced; one section per
+/// other knob the matrix varies (`Knob.all` order, with its figure); then
+/// the appendix: every cell, paired ratios in full, cache counters, phases,
+/// environment and QEMU command line, the libvirt note, failed runs.
 ///
 /// The text depends only on the records: no clock is read (dates are the
 /// records' `startedAt`), and numbers have fixed decimals.
@@ -27,29 +28,91 @@ public func markdownReport(_ set: ResultSet, plotFile: String = "coverage.svg") 
     }
     let failed = set.failures.count
     let slots = set.records.filter { $0.slot != nil }
+    var intro: String
     if slots.isEmpty {
-        md.line(
-            "\(set.records.count) runs of \(set.cells.count) cells, \(failed) failed. "
-                + "IOPS are means over the successful repetitions of a cell, ± the half-width of their 95% confidence "
-                + "interval (Student's t); compare ratios measured in one session rather than absolute numbers.")
+        intro =
+            "\(set.records.count) runs of \(set.cells.count) cells, each run in its own guest, \(failed) failed. "
+            + "IOPS are means over a cell's runs ± the half-width of their 95% CI."
     } else {
         let blocks = Set(slots.map(\.repetition)).count
         let perRun = set.records.count - slots.count
-        md.line(
+        intro =
             "\(slots.count) slots in \(blocks) blocks" + (perRun > 0 ? " and \(perRun) runs in their own guests" : "")
-                + " of \(set.cells.count) cells, \(failed) failed. The paired ratios below are the result; absolute "
-                + "IOPS (means over slots or runs ± the half-width of their 95% CI) drift with the host.")
+            + " of \(set.cells.count) cells, \(failed) failed. Paired ratios (cells in one guest, block by block) are the "
+            + "result; absolute IOPS drift with the host."
     }
+    if let p = first { intro += " QEMU \(p.qemuVersion.split(separator: " ").first ?? ""), \(p.accel); details in the appendix." }
+    md.line(intro)
     md.blank()
+    if failed > 0 {
+        md.line("**\(failed) run\(failed == 1 ? "" : "s") failed**: see *Failed runs* in the appendix.")
+        md.blank()
+    }
+    let analyses = knobAnalyses(set)
+    let figures = Set(reportFigures(set, analyses).map(\.name))
+    let swept = sweepSection(set, analyses, plotFile: plotFile, into: &md)
+    cacheCounterSummary(set, figure: figures.contains("misses.svg") ? "misses.svg" : nil, into: &md)
+    knobSections(set, analyses, figures: figures, into: &md)
+    if !swept && analyses.isEmpty {
+        md.line("This matrix neither sweeps the L2 cache nor varies another knob: see the cells in the appendix.")
+        md.blank()
+    }
+    md.line("## Appendix")
+    md.blank()
+    allCellsSection(set, plotFile: swept ? nil : plotFile, into: &md)
     pairedSection(set, into: &md)
     cacheCounterSection(set, into: &md)
-    environmentSection(set, into: &md)
-    coverageSection(set, plotFile: plotFile, into: &md)
-    kneeSection(set, into: &md)
-    knobSections(set, into: &md)
     phaseSection(set, into: &md)
+    environmentSection(set, into: &md)
+    if swept { libvirtNote(into: &md) }
     failureSection(set, into: &md)
     return md.text
+}
+
+/// A file `bench report` derives from the records.
+public struct ReportFile: Hashable, Sendable {
+    public let name: String
+    public let text: String
+}
+
+/// Every file `bench report` writes next to `results.jsonl`, in write
+/// order: the CSVs, `report.md`, `coverage.svg`, then the figures the
+/// report links (`misses.svg`, one per varied knob).
+public func reportFiles(_ set: ResultSet) -> [ReportFile] {
+    [
+        ReportFile(name: "runs.csv", text: runsCSV(set)),
+        ReportFile(name: "cells.csv", text: cellsCSV(set)),
+        ReportFile(name: "report.md", text: markdownReport(set, plotFile: "coverage.svg")),
+        ReportFile(name: "coverage.svg", text: coverageSVG(set)),
+    ] + reportFigures(set, knobAnalyses(set))
+}
+
+/// The figures besides `coverage.svg`: cache misses when traced; per
+/// varied knob, the RSS plot of each clean-interval group with memory
+/// samples and an idle phase, else ratio bars.
+func reportFigures(_ set: ResultSet, _ analyses: [KnobAnalysis]) -> [ReportFile] {
+    var out: [ReportFile] = []
+    if let svg = missesSVG(set) { out.append(ReportFile(name: "misses.svg", text: svg)) }
+    let sub = figureSubtitle(set)
+    for a in analyses {
+        if a.knob.slug == "clean-interval" {
+            let plots = a.groups.enumerated().compactMap { i, g in
+                RSSPlot(set, group: g, subtitle: sub + (g.place.isEmpty ? "" : "; \(g.place)")).map { (i, $0) }
+            }
+            if !plots.isEmpty {
+                for (i, p) in plots { out.append(ReportFile(name: a.figureName(i), text: p.render())) }
+                continue
+            }
+        }
+        out.append(ReportFile(name: a.figureName(), text: ratioBarsSVG(a, subtitle: sub)))
+    }
+    return out
+}
+
+/// `QEMU 7.2.22, tcg`: the first record's, for figure subtitles.
+func figureSubtitle(_ set: ResultSet) -> String {
+    guard let p = set.records.first?.provenance else { return "" }
+    return "QEMU \(p.qemuVersion.split(separator: " ").first ?? ""), \(p.accel)"
 }
 
 /// Accumulates lines; every line ends with LF.
@@ -67,7 +130,7 @@ struct MarkdownWriter {
 // MARK: - Environment
 
 private func environmentSection(_ set: ResultSet, into md: inout MarkdownWriter) {
-    md.line("## Environment")
+    md.line("### Environment")
     md.blank()
     let p = set.records.map(\.provenance)
     /// Distinct values in order of first appearance, with their run counts.
@@ -120,7 +183,7 @@ private func environmentSection(_ set: ResultSet, into md: inout MarkdownWriter)
         md.blank()
     }
     if let example = set.records.first(where: { $0.cell.kind == .qcow2 }) ?? set.records.first {
-        md.line("QEMU command line of run \(example.sequence) (`\(example.cellID)`):")
+        md.line("QEMU command line of run \(example.sequence) (\(set.labels.label(example.cellID)), `\(example.cellID)`):")
         md.blank()
         md.line("```")
         md.line(example.provenance.qemuCommandLine.map(shellQuoted).joined(separator: " "))
@@ -142,8 +205,10 @@ func shellQuoted(_ arg: String) -> String {
 
 // MARK: - Coverage table
 
-private func coverageSection(_ set: ResultSet, plotFile: String, into md: inout MarkdownWriter) {
-    md.line("## IOPS against L2 cache coverage")
+/// Every cell with its settings, effective cache and IOPS; with `plotFile`
+/// when the report has no sweep section to show the plot.
+private func allCellsSection(_ set: ResultSet, plotFile: String?, into md: inout MarkdownWriter) {
+    md.line("### All cells")
     md.blank()
     md.line(
         "*Effective L2* is the cache QEMU builds for the requested setting (a maximum, capped at what covers "
@@ -170,12 +235,16 @@ private func coverageSection(_ set: ResultSet, plotFile: String, into md: inout 
         ])
     }
     md.table(
-        ["Cell", "State", "Cluster", "L2 setting", "Effective L2", "L2 coverage", "IOPS mean ± CI95 (n)", "vs best",
-         "vs ceiling", "p99 µs"],
+        [
+            "Cell", "State", "Cluster", "L2 setting", "Effective L2", "L2 coverage", "IOPS mean ± CI95 (n)", "vs best",
+            "vs ceiling", "p99 µs",
+        ],
         ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r"], rows)
     md.blank()
-    md.line("![IOPS against effective L2 cache coverage](\(plotFile))")
-    md.blank()
+    if let plotFile {
+        md.line("![IOPS against effective L2 cache coverage](\(plotFile))")
+        md.blank()
+    }
 }
 
 // MARK: - Paired ratios
@@ -191,7 +260,7 @@ func ratioText(_ r: PairedRatio?) -> String {
 private func pairedSection(_ set: ResultSet, into md: inout MarkdownWriter) {
     let p = set.paired
     guard p.slots > 0 else { return }
-    md.line("## Paired ratios (cells in one guest, randomized complete blocks)")
+    md.line("### Paired ratios in full (cells in one guest, randomized complete blocks)")
     md.blank()
     md.line(
         "Each block runs every cell of a guest once, in a shuffled order; a ratio is the geometric mean over blocks of "
@@ -217,15 +286,6 @@ private func pairedSection(_ set: ResultSet, into md: inout MarkdownWriter) {
         ["Cell", "L2 coverage", "IOPS ratio vs reference (CI95)", "Reference", "vs null-co (CI95)", "CPU/write ratio (CI95)", "Blocks"],
         ["l", "r", "r", "l", "r", "r", "r"], rows)
     md.blank()
-    for line in pairedVerdicts(set) { md.line(line) }
-    if let target = p.targetCI {
-        let missed = set.cells.filter { (p.steering[$0.cellID] ?? 0) > target }.map { set.labels.label($0.cellID) }
-        md.line(
-            missed.isEmpty
-                ? "Every compared ratio reached the target CI of ±\(Pairing.percentText(target))."
-                : "**Missed the target CI of ±\(Pairing.percentText(target))** (budget or block limit reached): \(missed.joined(separator: ", ")).")
-        md.blank()
-    }
     md.line(
         "\(p.slots) slots; \(p.unsettledSlots) ended their warm-up at the cap instead of steady IOPS; "
             + "\(p.highStealSlots) had host CPU steal above \(fixed(HostNoise.highStealPercent, 0))%.")
@@ -238,8 +298,11 @@ func pairedVerdicts(_ set: ResultSet) -> [String] {
     let p = set.paired
     for (id, r) in p.vsReference.sorted(by: { $0.key < $1.key }) {
         guard let a = set.cells.first(where: { $0.cellID == id }), let b = set.cells.first(where: { $0.cellID == r.referenceCellID }),
-              let ea = a.effective, let eb = b.effective, ea == eb else { continue }
-        let verdict = r.differs ? "**the CI excludes 1: identical cells differ, so differences of this size are not resolved**" : "the CI contains 1, as it must"
+            let ea = a.effective, let eb = b.effective, ea == eb
+        else { continue }
+        let verdict =
+            r.differs
+            ? "**the CI excludes 1: identical cells differ, so differences of this size are not resolved**" : "the CI contains 1, as it must"
         lines.append(
             "- **A/A check**: \(set.labels.label(id)) and \(set.labels.label(r.referenceCellID)) are the same cache "
                 + "(\(eb.l2CacheBytes.exactBinary) L2): ratio \(ratioText(r)), \(r.blocks) blocks; \(verdict).")
@@ -282,82 +345,152 @@ func iopsText(_ c: CellSummary) -> String {
     return "\(grouped(s.mean)) (n=\(s.count))"
 }
 
-// MARK: - Knees
+// MARK: - The L2 sweep
 
-private func kneeSection(_ set: ResultSet, into md: inout MarkdownWriter) {
-    md.line("## Knee per series")
-    md.blank()
-    let knees = set.knees()
-    guard !knees.isEmpty else {
-        md.line("No qcow2 cell has a successful run, so there is no knee to report.")
-        md.blank()
-        return
-    }
-    md.line(
-        "A series is the qcow2 cells that differ only in `l2-cache-size` (or only in `cache-size`, for cells sized by it). Its knee is the cell with the smallest "
-            + "effective L2 cache whose mean IOPS is within \(Knee.defaultToleranceText) of the series' best mean: past it, more cache "
-            + "memory buys no measurable speed.")
-    md.blank()
-    let series = set.series
-    let manyWorkloads = Set(series.map(\.workload)).count > 1
-    let manyHostIO = Set(series.map(\.hostIO)).count > 1
-    for k in knees {
-        kneeEntry(k, set: set, showWorkload: manyWorkloads, showHostIO: manyHostIO, into: &md)
-    }
-    libvirtNote(into: &md)
+/// The series with at least two measured cells: the ones that have a knee.
+func sweptSeries(_ set: ResultSet) -> [SeriesKey] {
+    set.series.filter { set.cells(in: $0).filter { $0.iops != nil }.count >= 2 }
 }
 
-private func kneeEntry(_ k: Knee, set: ResultSet, showWorkload: Bool, showHostIO: Bool, into md: inout MarkdownWriter) {
+/// The cell a series' ratios are taken against: paired runs name it; for
+/// unpaired runs, the largest effective L2 cache (then the higher mean).
+func seriesReference(_ set: ResultSet, _ series: SeriesKey) -> CellSummary? {
+    let cells = set.cells(in: series).filter { $0.iops != nil }
+    if let id = cells.lazy.compactMap({ set.paired.vsReference[$0.cellID]?.referenceCellID }).first {
+        return set.cells.first { $0.cellID == id }
+    }
+    return cells.max { a, b in
+        let la = a.effective?.l2CacheBytes.bytes ?? 0
+        let lb = b.effective?.l2CacheBytes.bytes ?? 0
+        if la != lb { return la < lb }
+        return (a.iops?.mean ?? 0) < (b.iops?.mean ?? 0)
+    }
+}
+
+/// `0.412 (0.398–0.427)` for a ratio from either method.
+func ratioText(_ r: CellRatio?) -> String {
+    guard let r else { return "-" }
+    return "\(fixed(r.ratio, 3)) (\(fixed(r.low, 3))–\(fixed(r.high, 3)))"
+}
+
+/// The L2 (or cache-size) sweep: table, plot, knee, verdicts and one
+/// recommendation per swept series. False (and nothing written) when no
+/// series has two measured cells: a single point has no knee.
+private func sweepSection(_ set: ResultSet, _ analyses: [KnobAnalysis], plotFile: String, into md: inout MarkdownWriter) -> Bool {
+    let swept = sweptSeries(set)
+    guard !swept.isEmpty else { return false }
+    let byCacheSize = swept.allSatisfy(\.sizedByCacheSize)
+    md.line(byCacheSize ? "## cache-size: how much budget does the L2 cache need?" : "## L2 cache size: where is the knee?")
+    md.blank()
+    md.line(
+        "*Coverage* is the share of the virtual disk the effective L2 cache maps (`l2_cache_size * cluster_size / 8`); "
+            + "ratios are against the series' largest cache, and against `null-co` (guest + driver, no storage), with 95% CIs.")
+    md.blank()
+    let inKnobs = Set(analyses.flatMap { $0.groups.flatMap { $0.cells.map(\.cellID) } })
+    let sweptSet = Set(swept)
+    let shown = set.cells.filter { c in
+        guard let s = c.series else { return c.iops != nil }
+        return sweptSet.contains(s) || !inKnobs.contains(c.cellID)
+    }
+    var methods = Set<CellRatio.Method>()
+    var rows: [[String]] = []
+    for c in shown {
+        let e = c.effective
+        var vsRef = "-"
+        if let s = c.series, sweptSet.contains(s), let ref = seriesReference(set, s) {
+            if ref.cellID == c.cellID {
+                vsRef = "reference"
+            } else if let r = CellRatio.of(c.cellID, over: ref.cellID, in: set.records) {
+                methods.insert(r.method)
+                vsRef = ratioText(r)
+            }
+        }
+        var vsNull = "-"
+        if c.kind != .null, let n = set.ceiling(for: c), let r = CellRatio.of(c.cellID, over: n.cellID, in: set.records) {
+            methods.insert(r.method)
+            vsNull = ratioText(r)
+        }
+        rows.append([
+            set.labels.label(c.cellID),
+            e.map { "\($0.l2CacheBytes.exactBinary) (\($0.l2EntrySize.exactBinary) entries)" } ?? "-",
+            e.map { fixed($0.l2CoveragePercent, 2) + "%" } ?? "-",
+            iopsText(c), vsRef, vsNull,
+        ])
+    }
+    md.table(
+        ["Cell", "Effective L2", "Coverage", "IOPS mean ± CI95 (n)", "vs largest cache (CI95)", "vs null-co (CI95)"],
+        ["l", "r", "r", "r", "r", "r"], rows)
+    md.blank()
+    md.line(intervalSentence(methods))
+    md.blank()
+    md.line("![IOPS against effective L2 cache coverage](\(plotFile))")
+    md.blank()
+    let showWorkload = Set(swept.map(\.workload)).count > 1
+    let showHostIO = Set(swept.map(\.hostIO)).count > 1
+    for series in swept {
+        guard let k = set.knee(of: series) else { continue }
+        kneeEntry(k, set: set, named: swept.count > 1, showWorkload: showWorkload, showHostIO: showHostIO, into: &md)
+    }
+    let verdicts = pairedVerdicts(set)
+    for line in verdicts { md.line(line) }
+    let p = set.paired
+    if let target = p.targetCI {
+        let missed = set.cells.filter { (p.steering[$0.cellID] ?? 0) > target }.map { set.labels.label($0.cellID) }
+        md.line(
+            missed.isEmpty
+                ? "Every compared ratio reached the target CI of ±\(Pairing.percentText(target))."
+                : "**Missed the target CI of ±\(Pairing.percentText(target))** (budget or block limit reached): \(missed.joined(separator: ", ")).")
+        md.blank()
+    }
+    for series in swept {
+        guard let k = set.knee(of: series) else { continue }
+        recommendation(k, named: swept.count > 1, into: &md)
+    }
+    return true
+}
+
+/// The knee of one swept series and what qualifies it.
+private func kneeEntry(
+    _ k: Knee, set: ResultSet, named: Bool, showWorkload: Bool, showHostIO: Bool, into md: inout MarkdownWriter
+) {
     let s = k.series
+    guard let e = k.cell.effective, let mean = k.cell.iops?.mean else { return }
     var heading = s.label
     if showWorkload { heading += "; " + s.workloadLabel }
     if showHostIO { heading += "; " + s.hostIOLabel }
-    md.line("### \(heading)")
-    md.blank()
-    guard let e = k.cell.effective, let mean = k.cell.iops?.mean else { return }
-    let bestMean = k.best.iops?.mean ?? .nan
     let full = s.geometry.fullCoverageL2Bytes
-    let cache =
-        "an L2 cache of \(e.l2CacheBytes.exactBinary) (\(e.l2CacheBytes.bytes) bytes, \(e.l2EntrySize.exactBinary) "
-        + "entries) covering \(fixed(e.l2CoveragePercent, 2))% of the disk: \(grouped(mean)) IOPS"
-    if k.measuredCells < 2 {
-        md.line("- The only measured point, not a knee: \(code(k.cell.cellID)), \(cache).")
-    } else {
-        md.line(
-            "- Knee: \(code(k.cell.cellID)), \(cache), \(fixed(k.percentOfBest, 1))% of the series' best "
-                + "(\(grouped(bestMean)) IOPS, \(code(k.best.cellID))).")
-    }
     md.line(
-        "- Full coverage of this image takes \(full.exactBinary) of L2 cache (\(full.bytes) bytes). For a disk of "
-            + "another size, keep the coverage: L2 bytes = coverage × disk size × 8 / cluster size.")
+        "**Knee\(named ? " (\(heading))" : "")**: \(set.labels.label(k.cell.cellID)), \(e.l2CacheBytes.exactBinary) of L2 cache "
+            + "(\(e.l2EntrySize.exactBinary) entries, \(fixed(e.l2CoveragePercent, 2))% coverage), \(grouped(mean)) IOPS, "
+            + "\(fixed(k.percentOfBest, 1))% of the best (\(set.labels.label(k.best.cellID))): the smallest cache within "
+            + "\(Knee.defaultToleranceText) of the best mean.")
+    md.blank()
+    var notes: [String] = []
     let measured = set.cells(in: s).filter { $0.iops != nil }
-    if k.measuredCells < 2 {
-        md.line("- Only one cell of this series has a successful run, so the sweep says nothing about smaller or larger caches.")
-    } else if let smallest = measured.map({ $0.effective?.l2CacheBytes.bytes ?? .max }).min(),
-        smallest == e.l2CacheBytes.bytes
-    {
-        md.line(
-            "- The knee is the smallest cache measured: a smaller one may do as well. Extend the sweep downwards "
-                + "to find where IOPS start to fall.")
+    if let smallest = measured.map({ $0.effective?.l2CacheBytes.bytes ?? .max }).min(), smallest == e.l2CacheBytes.bytes {
+        notes.append("The knee is the smallest cache measured: a smaller one may do as well; extend the sweep downwards.")
     }
     if e.l2CoveragePercent >= 100, (k.cell.effective?.l2CacheBytes ?? full) <= QemuCacheModel.defaultL2CacheMax {
-        md.line(
-            "- The knee is full coverage. QEMU (>= 3.1) already sizes the L2 cache to cover the whole image when "
-                + "that takes at most \(QemuCacheModel.defaultL2CacheMax.exactBinary), as here: the options below only "
-                + "make that explicit.")
+        notes.append(
+            "It is full coverage (\(full.exactBinary) for this image), which QEMU (>= 3.1) already picks by default up to "
+                + "\(QemuCacheModel.defaultL2CacheMax.exactBinary).")
     }
     if s.l2CacheEntrySize.isDefault,
         measured.contains(where: { ($0.effective?.l2CoveragePercent ?? 0) >= 100 }),
         measured.contains(where: { ($0.effective?.l2CoveragePercent ?? 0) < 100 })
     {
-        md.line(
-            "- The entry size is left to QEMU in this series, so it changes from 4 KiB to the cluster size at full "
-                + "coverage: the full-coverage point differs in two variables. Pin `l2_cache_entry_size` in the "
-                + "matrix to separate them.")
+        notes.append(
+            "The entry size is left to QEMU, so it changes from 4 KiB to the cluster size at full coverage: that point "
+                + "differs in two variables (pin `l2_cache_entry_size` to separate them).")
     }
-    md.blank()
+    for n in notes { md.line("- " + n) }
+    if !notes.isEmpty { md.blank() }
+}
 
-    // How to apply it.
+/// How to apply a knee: QEMU options and libvirt XML, once per swept series.
+private func recommendation(_ k: Knee, named: Bool, into md: inout MarkdownWriter) {
+    let s = k.series
+    guard let e = k.cell.effective else { return }
     // A series sized through cache-size is applied through cache-size: the
     // knee's budget reproduces its split exactly.
     let combined = k.cell.cell.cache.cacheSize
@@ -366,33 +499,26 @@ private func kneeEntry(_ k: Knee, set: ResultSet, showWorkload: Bool, showHostIO
         l2CacheEntrySize: s.l2CacheEntrySize,
         refcountCacheSize: s.refcountCacheSize, cacheCleanInterval: s.cacheCleanInterval, cacheSize: combined)
     let options = config.blockdevOptions.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-    md.line("QEMU, with `-blockdev` (the qcow2 format node) or `-drive`:")
+    let refcountReserve = ByteSize(QemuCacheModel.minRefcountClusters * s.geometry.clusterSize.bytes)
+    let maxSize: UInt64
+    let how: String
+    if let budget = combined.value, k.cell.cell.cache.l2CacheSize.isDefault, s.refcountCacheSize.isDefault {
+        maxSize = budget.bytes
+        how = "`max_size` is QEMU's `cache-size`, the setting this series measured"
+    } else {
+        maxSize = e.l2CacheBytes.bytes + refcountReserve.bytes
+        how = "`max_size` is the combined cache: \(e.l2CacheBytes.bytes) bytes of L2 plus \(refcountReserve.bytes) of refcount cache (4 clusters)"
+    }
+    md.line(
+        "**Apply it\(named ? " (\(s.label))" : "")** with QEMU's `-blockdev` qcow2 node (or `-drive`), or in libvirt (>= 7.0) "
+            + "inside `<disk>`, where \(how); see the libvirt note in the appendix:")
     md.blank()
     md.line("```")
     md.line("-blockdev driver=qcow2,node-name=disk0,file.driver=file,file.filename=IMAGE.qcow2,\(options)")
     md.line("-drive file=IMAGE.qcow2,format=qcow2,if=virtio,\(options)")
-    md.line("```")
-    md.blank()
-    let refcountReserve = ByteSize(QemuCacheModel.minRefcountClusters * s.geometry.clusterSize.bytes)
-    let maxSize: UInt64
-    if let budget = combined.value, k.cell.cell.cache.l2CacheSize.isDefault, s.refcountCacheSize.isDefault {
-        maxSize = budget.bytes
-        md.line(
-            "libvirt (>= 7.0.0) domain XML, in the `<disk>` element: `max_size` is QEMU's `cache-size`, the "
-                + "setting this series measured directly; see the note below.")
-    } else {
-        maxSize = e.l2CacheBytes.bytes + refcountReserve.bytes
-        md.line(
-            "libvirt (>= 7.0.0) domain XML, in the `<disk>` element: `max_size` is the combined metadata cache, "
-                + "\(e.l2CacheBytes.bytes) bytes of L2 cache plus \(refcountReserve.bytes) for the refcount cache "
-                + "(4 clusters, QEMU's default); see the note below.")
-    }
-    md.blank()
-    md.line("```xml")
+    md.line("")
     md.line("<driver name='qemu' type='qcow2'>")
-    md.line("  <metadata_cache>")
-    md.line("    <max_size unit='bytes'>\(maxSize)</max_size>")
-    md.line("  </metadata_cache>")
+    md.line("  <metadata_cache><max_size unit='bytes'>\(maxSize)</max_size></metadata_cache>")
     md.line("</driver>")
     md.line("```")
     md.blank()
@@ -404,7 +530,7 @@ private func kneeEntry(_ k: Knee, set: ResultSet, showWorkload: Bool, showHostIO
     if !unsupported.isEmpty {
         md.line(
             "This series also pins " + unsupported.joined(separator: ", ")
-                + ", which libvirt cannot express: the XML above reproduces only the L2 cache size.")
+                + ", which libvirt cannot express: the XML reproduces only the L2 cache size.")
         md.blank()
     }
 }
@@ -432,7 +558,7 @@ private func libvirtNote(into md: inout MarkdownWriter) {
 // MARK: - Failures
 
 private func failureSection(_ set: ResultSet, into md: inout MarkdownWriter) {
-    md.line("## Failed runs")
+    md.line("### Failed runs")
     md.blank()
     let failures = set.failures
     guard !failures.isEmpty else {

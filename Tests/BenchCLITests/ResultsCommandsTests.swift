@@ -231,3 +231,29 @@ import Testing
         #expect(coverage.filter { $0 < 100 }.count >= 2, "cells below the knee")
     }
 }
+
+/// `bench report` on the committed references: every derived file, figures
+/// included, is rebuilt from `results.jsonl` byte for byte, equal to what
+/// is committed.
+@Suite struct ReportRebuildTests {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test(arguments: ["reference", "knobs", "cache-size"])
+    func committedReferenceRebuildsByteForByte(_ name: String) async throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let source = Self.repo.appendingPathComponent("results/\(name)")
+        try FileManager.default.createDirectory(atPath: dir + "/run", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: source.path + "/results.jsonl", toPath: dir + "/run/results.jsonl")
+        let out = try await bench(["report", "run"], in: dir)
+        #expect(exitCode(out) == 0, "\(out.stderr)")
+        let written = try FileManager.default.contentsOfDirectory(atPath: dir + "/run").sorted()
+        let committed = try FileManager.default.contentsOfDirectory(atPath: source.path).filter { !$0.hasSuffix(".png") }.sorted()
+        #expect(written == committed, "the files bench report writes are the committed ones")
+        for file in written {
+            let a = FileManager.default.contents(atPath: dir + "/run/" + file)
+            let b = FileManager.default.contents(atPath: source.path + "/" + file)
+            #expect(a == b, "\(name)/\(file) differs from its rebuild: run `bench report results/\(name)`")
+        }
+    }
+}

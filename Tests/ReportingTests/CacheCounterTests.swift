@@ -121,7 +121,8 @@ struct CacheCounterTests {
         // Without noise the model reproduces the traced IOPS: 1e6 / (40 + 0.9375 * 80) = 8,695.7.
         #expect(Array(small.suffix(2)) == ["8695.7", "8695.7"])
         let md = markdownReport(set)
-        #expect(md.contains("## Cache misses (QEMU's trace)"))
+        #expect(md.contains("## Why: L2 cache misses per write (QEMU's trace)"))
+        #expect(md.contains("### Cache counters per cell (QEMU's trace)"))
         #expect(md.contains("t0 = 40.00 µs"))
         #expect(md.contains("t_miss = 80.00 µs"))
         #expect(!md.contains("**off by"))
@@ -130,7 +131,8 @@ struct CacheCounterTests {
             records: Self.series(noise: false).map {
                 var r = $0; r.slot?.cache = nil; return r
             })
-        #expect(!markdownReport(plain).contains("Cache misses"))
+        #expect(!markdownReport(plain).contains("cache misses per write"))
+        #expect(missesSVG(plain) == nil && missesSVG(set) != nil)
     }
 
     @Test func overheadPairsTracedOddBlocksWithTheNextUntracedBlock() throws {

@@ -163,8 +163,10 @@ struct ResultSetTests {
     @Test func aSeriesOfOnePointIsNotCalledAKnee() {
         let one = ResultSet(records: Array(Self.set.records.prefix(1)))
         let md = markdownReport(one)
-        #expect(md.contains("- The only measured point, not a knee: `"), "\(md)")
-        #expect(!md.contains("- Knee: "))
+        // A single point has no knee and no recommendation block (issue 13).
+        #expect(!md.contains("**Knee"), "\(md)")
+        #expect(!md.contains("**Apply it"))
+        #expect(md.contains("### All cells"))
     }
 
     @Test func csvCarriesTheBudgetAndQemusSplit() {
