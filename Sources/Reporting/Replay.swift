@@ -134,8 +134,10 @@ public struct Proportion: Hashable, Sendable, Codable {
         let centre = (p + z2 / (2 * n)) / (1 + z2 / n)
         let half = z / (1 + z2 / n) * (p * (1 - p) / n + z2 / (4 * n * n)).squareRoot()
         rate = p
-        low = max(0, centre - half)
-        high = min(1, centre + half)
+        // At 0 of n and n of n the bound is exactly the rate; computed, it
+        // can miss it by a rounding error and leave the rate outside.
+        low = count == 0 ? 0 : min(p, max(0, centre - half))
+        high = count == trials ? 1 : max(p, min(1, centre + half))
     }
 }
 
