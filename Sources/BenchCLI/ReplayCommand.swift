@@ -13,10 +13,9 @@ struct ReplayCommand: AsyncParsableCommand {
         commandName: "replay",
         abstract: "Replay a results directory as bootstrapped nights: the gate's power against a drop, and its A/A false-alarm rate.",
         discussion: """
-            Resamples whole blocks (every shared-guest cell once) of DIR with replacement into a baseline night and \
-            a new night, runs the gate of bench compare on them (same --confidence and --threshold), once as they \
+            Resamples whole blocks (every shared-guest cell once) of DIR into a baseline night and a new night, runs the gate of bench compare on them (same --confidence and --threshold), once as they \
             are (A/A: a failed gate is a false alarm) and once per dropped cell with its IOPS lowered by --drop in \
-            the new night (flagged: power). --pool independent draws both nights from every block (default; nights \
+            the new night (flagged: power). --pool independent draws both nights with replacement from every block (default; nights \
             have DIR's block count); --pool split gives each night of a pair distinct blocks from its own random half, \
             so they share none (nights have half DIR's block count). Rates come with Wilson 95% intervals. Seeded and \
             deterministic.
