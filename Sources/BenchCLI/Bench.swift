@@ -16,7 +16,7 @@ struct Bench: AsyncParsableCommand {
 
             Exit status: 0 success, 1 failed runs or a regression, 2 bad input, 130 interrupted.
             """,
-        subcommands: [MatrixCommand.self, RunCommand.self, ReportCommand.self, DoctorCommand.self, CompareCommand.self, BaselineCommand.self, MergeCommand.self, CalibrateCommand.self, AdviseCommand.self],
+        subcommands: [MatrixCommand.self, RunCommand.self, ReportCommand.self, DoctorCommand.self, CompareCommand.self, BaselineCommand.self, MergeCommand.self, CalibrateCommand.self, AdviseCommand.self, ReplayCommand.self],
         defaultSubcommand: MatrixCommand.self
     )
 

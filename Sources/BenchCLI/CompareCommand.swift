@@ -28,31 +28,15 @@ struct CompareCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Current results directory (or its results.jsonl).", valueName: "current"))
     var current: String
 
-    @Option(help: "Confidence level of the tests, between 0 and 1.")
-    var confidence: Double = 0.95
-
-    @Option(help: ArgumentHelp("Smallest change that counts, in percent of the baseline mean (e.g. 5 or 5%).", valueName: "percent"))
-    var threshold: String = "5%"
+    @OptionGroup var gate: GateOptions
 
     @Flag(help: "Print the comparison as JSON instead of Markdown.")
     var json = false
 
-    func criteria() throws -> RegressionCriteria {
-        guard confidence > 0, confidence < 1 else {
-            throw ValidationError("--confidence: invalid value \"\(confidence)\": must be between 0 and 1, e.g. 0.95")
-        }
-        let digits = threshold.hasSuffix("%") ? String(threshold.dropLast()) : threshold
-        guard let percent = Double(digits), percent.isFinite, percent >= 0, percent < 1000 else {
-            throw ValidationError(
-                "--threshold: invalid value \"\(threshold)\": must be a percentage from 0 to 1000, e.g. 5 or 5%")
-        }
-        return RegressionCriteria(confidence: confidence, thresholdPercent: percent)
-    }
-
-    func validate() throws { _ = try criteria() }
+    func validate() throws { _ = try gate.criteria() }
 
     func run() async throws {
-        let criteria = try criteria()
+        let criteria = try gate.criteria()
         let baselineSet = try ResultsInput.load(baseline)
         let currentSet = try ResultsInput.load(current)
         let comparison = compareResults(
@@ -73,6 +57,28 @@ struct CompareCommand: AsyncParsableCommand {
             print(comparisonMarkdown(comparison), terminator: "")
         }
         if comparison.hasRegression { throw ExitCode(1) }
+    }
+}
+
+/// The gate's settings, shared by `compare` and `replay` so that a replay
+/// judges its nights exactly as the nightly comparison would.
+struct GateOptions: ParsableArguments {
+    @Option(help: "Confidence level of the tests, between 0 and 1.")
+    var confidence: Double = 0.95
+
+    @Option(help: ArgumentHelp("Smallest change that counts, in percent of the baseline mean (e.g. 5 or 5%).", valueName: "percent"))
+    var threshold: String = "5%"
+
+    func criteria() throws -> RegressionCriteria {
+        guard confidence > 0, confidence < 1 else {
+            throw ValidationError("--confidence: invalid value \"\(confidence)\": must be between 0 and 1, e.g. 0.95")
+        }
+        let digits = threshold.hasSuffix("%") ? String(threshold.dropLast()) : threshold
+        guard let percent = Double(digits), percent.isFinite, percent >= 0, percent < 1000 else {
+            throw ValidationError(
+                "--threshold: invalid value \"\(threshold)\": must be a percentage from 0 to 1000, e.g. 5 or 5%")
+        }
+        return RegressionCriteria(confidence: confidence, thresholdPercent: percent)
     }
 }
 
