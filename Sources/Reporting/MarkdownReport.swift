@@ -279,17 +279,32 @@ private func pairedSection(_ set: ResultSet, into md: inout MarkdownWriter) {
             ref.map { set.labels.label($0.referenceCellID) } ?? "",
             ratioText(p.vsNull[c.cellID]),
             ratioText(p.cpuVsReference[c.cellID]),
+        ] + (p.stealAdjustedVsReference.isEmpty ? [] : [ratioText(p.stealAdjustedVsReference[c.cellID])]) + [
             "\((ref ?? p.vsNull[c.cellID])?.blocks ?? 0)",
         ])
     }
+    let adjustedColumn = p.stealAdjustedVsReference.isEmpty ? [] : ["Steal-adjusted ratio (CI95)"]
     md.table(
-        ["Cell", "L2 coverage", "IOPS ratio vs reference (CI95)", "Reference", "vs null-co (CI95)", "CPU/write ratio (CI95)", "Blocks"],
-        ["l", "r", "r", "l", "r", "r", "r"], rows)
+        ["Cell", "L2 coverage", "IOPS ratio vs reference (CI95)", "Reference", "vs null-co (CI95)", "CPU/write ratio (CI95)"]
+            + adjustedColumn + ["Blocks"],
+        ["l", "r", "r", "l", "r", "r"] + adjustedColumn.map { _ in "r" } + ["r"], rows)
     md.blank()
     md.line(
         "\(p.slots) slots; \(p.unsettledSlots) ended their warm-up at the cap instead of steady IOPS; "
             + "\(p.highStealSlots) had host CPU steal above \(fixed(HostNoise.highStealPercent, 0))%.")
     md.blank()
+}
+
+/// How wide the ratio CIs would be without the host's steal: the widest
+/// measured and steal-adjusted half-widths over the same cells.
+func stealAdjustedText(_ p: PairedAnalysis) -> String {
+    let ids = p.stealAdjustedVsReference.keys.filter { p.vsReference[$0] != nil }
+    guard !ids.isEmpty else { return "" }
+    let measured = ids.compactMap { p.vsReference[$0]?.halfWidth }.max() ?? 0
+    let adjusted = ids.compactMap { p.stealAdjustedVsReference[$0]?.halfWidth }.max() ?? 0
+    return " Taking every slot to zero steal along that slope, the widest ratio CI against the reference would be ±"
+        + fixed(adjusted * 100, 1) + "% instead of ±" + fixed(measured * 100, 1)
+        + "% (appendix: the steal-adjusted ratios; the results above are the measured ones)."
 }
 
 /// The A/A check (identical cells) and whether neighbouring coverages are resolved.
@@ -440,6 +455,7 @@ private func sweepSection(_ set: ResultSet, _ analyses: [KnobAnalysis], plotFile
             missed.isEmpty
                 ? "Every compared ratio reached the target CI of ±\(Pairing.percentText(target))."
                 : "**Missed the target CI of ±\(Pairing.percentText(target))** (budget or block limit reached): \(missed.joined(separator: ", ")).")
+        if let steal = p.steal { md.line(steal.sentence + stealAdjustedText(p)) }
         md.blank()
     }
     for series in swept {

@@ -57,6 +57,13 @@ public struct PairedAnalysis: Hashable, Sendable {
     /// measured window), reference over cell so that, like IOPS, above 1
     /// means the cell is cheaper: the candidate for a steadier quantity.
     public var cpuVsReference: [String: PairedRatio] = [:]
+    /// Host CPU steal's effect on this run's slots (nil: too few slots).
+    public var steal: StealEffect?
+    /// `vsReference` with each slot's IOPS taken to zero steal along the
+    /// run's own fitted slope, `iops * exp(-slope * steal)`; only when steal
+    /// measurably moved IOPS. Shown beside the measured ratio, never in
+    /// its place: it says how much of a CI's width the host's steal makes.
+    public var stealAdjustedVsReference: [String: PairedRatio] = [:]
     /// Per cell, the per-block log IOPS ratios against its series reference
     /// (block order): the samples `compare` tests between two nights.
     public var logRatiosVsReference: [String: [Double]] = [:]
@@ -83,12 +90,18 @@ public struct PairedAnalysis: Hashable, Sendable {
         var groupOf: [String: Int] = [:]
         var iops: [String: [Int: Double]] = [:]
         var cpu: [String: [Int: Double]] = [:]
+        var adjusted: [String: [Int: Double]] = [:]
+        steal = StealEffect(records: slotRecords)
+        let slope = steal.flatMap { $0.isMeasurable ? $0.logSlope : nil }
         for r in slotRecords where r.succeeded {
             guard let slot = r.slot, let result = r.result else { continue }
             cells[r.cellID] = r.cell
             diskOrder[r.cellID] = Int(slot.disk.dropFirst()) ?? 0
             groupOf[r.cellID] = slot.group
             iops[r.cellID, default: [:]][r.repetition] = result.iops
+            if let slope, let stolen = slot.host?.stealPercent {
+                adjusted[r.cellID, default: [:]][r.repetition] = result.iops * exp(-slope * stolen)
+            }
             if let host = slot.host, result.ops > 0, host.qemuMillis > 0 {
                 cpu[r.cellID, default: [:]][r.repetition] = Double(result.ops) / host.qemuMillis
             }
@@ -113,6 +126,9 @@ public struct PairedAnalysis: Hashable, Sendable {
                 }
             }
             if let a = cpu[id], let b = cpu[ref] { cpuVsReference[id] = PairedRatio.make(a, over: b, referenceCellID: ref) }
+            if let a = adjusted[id], let b = adjusted[ref] {
+                stealAdjustedVsReference[id] = PairedRatio.make(a, over: b, referenceCellID: ref)
+            }
         }
     }
 

@@ -16,6 +16,8 @@ public struct StealEffect: Hashable, Sendable {
     public var perPoint: Double
     public var perPointLow: Double
     public var perPointHigh: Double
+    /// The fitted slope of log IOPS per percentage point of steal.
+    public var logSlope: Double
     /// Share of the within-cell variance of log IOPS the slope explains.
     public var rSquared: Double
     public var slots: Int
@@ -52,6 +54,7 @@ public struct StealEffect: Hashable, Sendable {
         let slope = sxy / sxx
         let residual = max(0, syy - slope * sxy)
         let half = tQuantile975(df: df) * (residual / Double(df) / sxx).squareRoot()
+        logSlope = slope
         perPoint = exp(slope) - 1
         perPointLow = exp(slope - half) - 1
         perPointHigh = exp(slope + half) - 1
@@ -61,11 +64,21 @@ public struct StealEffect: Hashable, Sendable {
         maxSteal = steals.max() ?? 0
     }
 
+    /// Whether steal measurably moved IOPS: its slope's CI excludes 0.
+    public var isMeasurable: Bool { perPointHigh < 0 || perPointLow > 0 }
+
     /// One sentence for the report.
     public var sentence: String {
         let pct = { (x: Double) in String(format: "%+.1f%%", x * 100) }
+        guard isMeasurable else {
+            return String(
+                format:
+                    "Host CPU steal (mean %.1f%%, max %.1f%% of a slot) had no measurable effect on IOPS (%d slots): the slot-to-slot variation comes from elsewhere.",
+                meanSteal, maxSteal, slots)
+        }
         return String(
-            format: "Host CPU steal (mean %.1f%%, max %.1f%% of a slot) explains %.0f%% of the slot-to-slot variation in IOPS: each point of steal %@ IOPS (CI %@ to %@; %d slots, a common slope within cells).",
+            format:
+                "Host CPU steal (mean %.1f%%, max %.1f%% of a slot) explains %.0f%% of the slot-to-slot variation in IOPS: each point of steal %@ IOPS (CI %@ to %@; %d slots, a common slope within cells).",
             meanSteal, maxSteal, rSquared * 100, pct(perPoint), pct(perPointLow), pct(perPointHigh), slots)
     }
 }
