@@ -144,16 +144,18 @@ struct Calibration {
         SampleStats(ok(disk, driver).compactMap { $0.result?.iops })
     }
 
-    /// Ratio of means `a / b` with an approximate 95% interval (delta method on
-    /// the two means' standard errors; t with the smaller sample's degrees of
-    /// freedom, which errs wide).
+    /// Ratio of means `a / b` with an approximate 95% interval: the delta
+    /// method on the log of each mean (standard error ≈ relative standard
+    /// error), t with the smaller sample's degrees of freedom (which errs
+    /// wide), mapped back as `r * exp(±half)` so the interval is never
+    /// negative however few runs there are.
     static func ratio(_ a: SampleStats, _ b: SampleStats) -> (value: Double, low: Double, high: Double)? {
-        guard b.mean > 0, a.count >= 2, b.count >= 2 else { return nil }
+        guard a.mean > 0, b.mean > 0, a.count >= 2, b.count >= 2 else { return nil }
         let r = a.mean / b.mean
         let relA = a.stdev / Double(a.count).squareRoot() / a.mean
         let relB = b.stdev / Double(b.count).squareRoot() / b.mean
-        let half = tQuantile975(df: min(a.count, b.count) - 1) * r * (relA * relA + relB * relB).squareRoot()
-        return (r, r - half, r + half)
+        let half = tQuantile975(df: min(a.count, b.count) - 1) * (relA * relA + relB * relB).squareRoot()
+        return (r, r * exp(-half), r * exp(half))
     }
 
     static func describe(_ s: SampleStats?) -> String {

@@ -416,7 +416,11 @@ enum MatrixSummary {
         let bad = cellsWithoutSuccess(records)
         if !bad.isEmpty { lines.append("cells with no successful run: " + bad.joined(separator: ", ")) }
         for r in failed.prefix(10) { lines.append("  failed: \(r.cellID) #\(r.repetition): \(r.failure ?? "?")") }
-        lines.append("results: \(outputDirectory)/ (results.jsonl, runs.csv, cells.csv, report.md, coverage.svg)")
+        if let steal = analysis.steal, steal.isMeasurable {
+            lines.append(String(format: "host CPU steal explains %.0f%% of the slot-to-slot IOPS variation (%+.1f%% IOPS per point of steal): see report.md", steal.rSquared * 100, steal.perPoint * 100))
+        }
+        let files = reportFiles(ResultSet(records: records)).map(\.name)
+        lines.append("results: \(outputDirectory)/ (" + (["results.jsonl"] + files).joined(separator: ", ") + ")")
         return lines.joined(separator: "\n")
     }
 }
