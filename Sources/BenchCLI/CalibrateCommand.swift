@@ -17,15 +17,16 @@ struct CalibrateCommand: AsyncParsableCommand {
         discussion: """
             Runs alternate native, fio, native, fio, ... so drift of the machine affects both drivers alike.
             Default: a null-co disk and a 1G preallocated qcow2 with the default (full-coverage) L2 cache.
-            --sweep: a 16G preallocated qcow2 with l2-cache-size 128K, 1M and default (low, mid and full coverage),
-            to check that both drivers see the same direction and knee.
+            --sweep: a 16G preallocated qcow2 with l2-cache-size 128K, 1M and default (low, mid and full coverage)
+            and a 16G null-co disk, to check that both drivers see the same direction and knee, and whether
+            either is bound by its own ceiling (its null-co figure) instead of by qcow2.
             fio comes from the host (apt-get install fio); its initramfs is built once and cached.
             """)
 
     @Option(help: "Runs per driver and disk (at least 2, for a spread).") var runs = 3
     @Option(help: "Measured time per run.") var runtime = "4s"
     @Option(help: "Warm-up before measuring.") var ramp = "1s"
-    @Flag(help: "Run the 3-cell L2 coverage sweep on a 16G image instead.") var sweep = false
+    @Flag(help: "Run the 3-cell L2 coverage sweep (plus null-co) on a 16G image instead.") var sweep = false
     @Option(help: "Seed of the offset generators.") var seed: UInt64 = 1
     @Option(help: ArgumentHelp("Also append every run's record to this file (JSON lines, as results.jsonl).", valueName: "file"))
     var records: String?
@@ -53,10 +54,13 @@ struct CalibrateCommand: AsyncParsableCommand {
     /// The disks measured, native workload; each is also run with fio.
     func cells(_ w: Workload) -> [Cell] {
         if sweep {
+            // null-co first: each driver's own ceiling, so a driver that
+            // cannot go faster than the cells shows it (`ceilingText`).
             let g = ImageGeometry(diskSize: .gib(16))
-            return [Setting.value(ByteSize.kib(128)), .value(.mib(1)), .default].map {
-                Cell(kind: .qcow2, state: .preallocated, geometry: g, cache: CacheConfig(l2CacheSize: $0), workload: w)
-            }
+            return [Cell(kind: .null, geometry: g, workload: w)]
+                + [Setting.value(ByteSize.kib(128)), .value(.mib(1)), .default].map {
+                    Cell(kind: .qcow2, state: .preallocated, geometry: g, cache: CacheConfig(l2CacheSize: $0), workload: w)
+                }
         }
         return [
             Cell(kind: .null, geometry: ImageGeometry(diskSize: .gib(1)), workload: w),
@@ -193,6 +197,7 @@ struct Calibration {
                 out.append(String(format: "  native/fio   %.2f  (approx. 95%% CI %.2f to %.2f)", r.value, r.low, r.high))
             }
         }
+        out += ceilingText()
         if sweep { out += sweepText() }
         out.append("")
         out.append("cost per run (all disks)")
@@ -251,6 +256,7 @@ struct Calibration {
     /// cell, the sign of each step (and whether it exceeds the combined 95%
     /// intervals), and the knee: the first cell within `kneeFraction` of the best.
     func sweepText() -> [String] {
+        let disks = disks.filter { $0.kind == .qcow2 }
         guard disks.count == 3 else { return [] }
         var out = ["", "sweep (mean IOPS relative to the best cell, low -> mid -> full coverage)"]
         var shapes: [GuestDriver: (steps: [Int], knee: Int)] = [:]
@@ -282,4 +288,32 @@ struct Calibration {
     }
 
     static func cellName(_ i: Int) -> String { ["low", "mid", "full"][min(i, 2)] }
+
+    /// A driver whose fastest qcow2 cell comes within this fraction of its
+    /// own null-co figure is measuring itself there, not qcow2.
+    static let ceilingFraction = 0.85
+
+    /// Each driver's qcow2 cells as a fraction of its own null-co ceiling,
+    /// and a plain warning when a driver is bound by that ceiling: its
+    /// cells then differ less than qcow2 makes them, and a sweep's
+    /// direction and knee from that driver say little.
+    func ceilingText() -> [String] {
+        guard let null = disks.first(where: { $0.kind == .null }) else { return [] }
+        let qcow2 = disks.filter { $0.kind == .qcow2 }
+        guard !qcow2.isEmpty else { return [] }
+        var out = ["", "each driver's qcow2 cells against its own null-co ceiling"]
+        for driver in GuestDriver.allCases {
+            guard let ceiling = iops(null, driver), ceiling.mean > 0 else { continue }
+            let fractions = qcow2.compactMap { iops($0, driver).map { $0.mean / ceiling.mean } }
+            guard let top = fractions.max() else { continue }
+            let list = fractions.map { String(format: "%.2f", $0) }.joined(separator: "  ")
+            let verdict = top >= Self.ceilingFraction
+                ? String(
+                    format: "bound by its own ceiling: its fastest qcow2 cell reaches %.0f%% of what it does with no storage at all (%.0f IOPS), so it measures its own guest CPU there and compresses the differences between cells",
+                    top * 100, ceiling.mean)
+                : String(format: "below its ceiling (%.0f IOPS) everywhere: the cells measure qcow2", ceiling.mean)
+            out.append("  \(driver.rawValue): \(list);  \(verdict)")
+        }
+        return out
+    }
 }
