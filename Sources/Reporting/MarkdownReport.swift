@@ -42,6 +42,7 @@ public func markdownReport(_ set: ResultSet, plotFile: String = "coverage.svg") 
     }
     md.blank()
     pairedSection(set, into: &md)
+    buildsSection(set, into: &md)
     cacheCounterSection(set, into: &md)
     environmentSection(set, into: &md)
     coverageSection(set, plotFile: plotFile, into: &md)
