@@ -98,7 +98,7 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         BadInput(["run", "--phases", "idle 4s"], "--phases: invalid value \"idle 4s\"", "the first is a write phase"),
         BadInput(["run", "--driver", "fio", "--phases", "write 1s,idle 1s"], "--phases: invalid value \"write 1s, idle 1s\": phases are run by the native driver only"),
         BadInput(["run", "--seed", "abc"], "'abc'", "'--seed <seed>'"),
-        BadInput(["run", "--image-state", "snapshotted"], "'snapshotted'", "'--image-state <image-state>'", "'preallocated', 'fresh', 'snapshot' or 'overlay'"),
+        BadInput(["run", "--image-state", "snapshotted"], "'snapshotted'", "'--image-state <image-state>'", "'preallocated', 'allocated', 'fresh', 'snapshot' or 'overlay'"),
         BadInput(["run", "--driver", "spdk"], "'spdk'", "'--driver <driver>'", "'native' and 'fio'"),
         BadInput(["run", "--accel", "xen"], "'xen'", "'--accel <accel>'", "'auto', 'kvm' or 'tcg'"),
         BadInput(["run", "--kernel", "/nonexistent/kernel"], "guest kernel not found at /nonexistent/kernel", "--kernel DIR"),
