@@ -1,8 +1,10 @@
 import ArgumentParser
+import BenchResults
 import BenchSpec
 import Foundation
 import Orchestrator
 import Qcow2Geometry
+import Reporting
 
 /// `bench advise`: the smallest cache that maps a whole image under QEMU's
 /// rules, as QEMU options and libvirt XML; with a memory budget, what it
@@ -16,7 +18,9 @@ struct AdviseCommand: AsyncParsableCommand {
             QEMU raises the L2 cache to 2 entries and the refcount cache to 4 clusters, and by default caps the \
             L2 cache at 32 MiB. With --memory-budget (the total for --vms VMs), each VM's share is read as \
             libvirt's max_size and the coverage it buys is shown; --from DIR adds the IOPS fraction expected \
-            there, interpolated linearly between the coverages measured in DIR (a cost model will replace this).
+            there, relative to full coverage: from DIR's fitted cost model (time per write = t0 + misses per \
+            write x t_miss, misses per write = 1 - coverage; QEMU's cache trace, as bench report shows it) with \
+            a 95% CI, or, for results without the trace, linearly between the coverages measured in DIR.
             """)
 
     @Option(help: "Virtual disk size, e.g. 100G.") var diskSize: String
@@ -53,10 +57,20 @@ struct AdviseCommand: AsyncParsableCommand {
     func run() async throws {
         var advice = try advice()
         if let dir = resultsDirectory, var budget = advice.budget {
-            let fit = try Self.fit(from: dir)
-            let (fraction, extrapolated) = fit.fraction(atCoverage: budget.coveragePercent)
-            budget.expectedIOPSFraction = fraction
-            budget.extrapolated = extrapolated
+            let records = try ResultsInput.records(dir)
+            if let (model, f) = Self.costModel(records, coveragePercent: budget.coveragePercent) {
+                budget.expectedIOPSFraction = f.fraction
+                budget.expectedIOPSFractionCI95 = [f.low, f.high]
+                budget.extrapolated = false
+                budget.expectedIOPSBasis =
+                    "cost model of \(model.series.label): t0 \(String(format: "%.1f", model.t0Micros)) µs + \(String(format: "%.1f", model.tMissMicros)) µs per L2 miss, \(model.fit.points) traced slots"
+            } else {
+                let fit = try Self.fit(from: dir, records: records)
+                let (fraction, extrapolated) = fit.fraction(atCoverage: budget.coveragePercent)
+                budget.expectedIOPSFraction = fraction
+                budget.extrapolated = extrapolated
+                budget.expectedIOPSBasis = "linear between measured coverages (no cache trace in the records)"
+            }
             advice.budget = budget
         }
         if json {
@@ -72,8 +86,18 @@ struct AdviseCommand: AsyncParsableCommand {
 
     /// Successful qcow2 runs of `dir`, as (cell, coverage, IOPS); bad input
     /// (exit 2) when they cannot give a curve.
-    static func fit(from dir: String) throws -> CoverageFit {
-        let records = try ResultsInput.records(dir)
+    /// The cost model with the most traced slots among `records`' series,
+    /// and the IOPS fraction it predicts at the coverage; nil when no series
+    /// was traced at two or more coverages.
+    static func costModel(_ records: [RunRecord], coveragePercent: Double) -> (CostModel, (fraction: Double, low: Double, high: Double))? {
+        let models = costModels(ResultSet(records: records)).sorted { $0.fit.points > $1.fit.points }
+        for m in models {
+            if let f = m.fractionOfFullCoverage(coverage: coveragePercent / 100) { return (m, f) }
+        }
+        return nil
+    }
+
+    static func fit(from dir: String, records: [RunRecord]) throws -> CoverageFit {
         let samples = records.compactMap { r -> CoverageFit.Sample? in
             guard r.status == .ok, r.cell.kind == .qcow2, let e = r.effective, let result = r.result else { return nil }
             return CoverageFit.Sample(cellID: r.cellID, coveragePercent: e.l2CoveragePercent, iops: result.iops)
@@ -117,8 +141,13 @@ struct AdviseCommand: AsyncParsableCommand {
             out += "L2 \(b.l2CacheBytes.humanReadable) (entries of \(b.l2EntrySize.humanReadable)) + refcount \(b.refcountCacheBytes.humanReadable), "
             out += "covers \(pct(b.coveragePercent)) of the disk (\(b.coveredBytes) bytes)\n"
             if let f = b.expectedIOPSFraction {
-                out += "expected IOPS: \(String(format: "%.0f%%", f * 100)) of the best measured coverage"
-                out += b.extrapolated == true ? " (outside the measured coverages: nearest point)\n" : " (linear between measured coverages)\n"
+                if let ci = b.expectedIOPSFractionCI95, ci.count == 2 {
+                    out += "expected IOPS: \(String(format: "%.0f%%", f * 100)) of full coverage (95% CI \(String(format: "%.0f", ci[0] * 100))–\(String(format: "%.0f%%", ci[1] * 100)))"
+                    out += "\n  from the \(b.expectedIOPSBasis ?? "cost model")\n"
+                } else {
+                    out += "expected IOPS: \(String(format: "%.0f%%", f * 100)) of the best measured coverage"
+                    out += b.extrapolated == true ? " (outside the measured coverages: nearest point)\n" : " (linear between measured coverages)\n"
+                }
             }
         }
         return out

@@ -16,10 +16,13 @@ struct CalibrateCommand: AsyncParsableCommand {
         abstract: "Compare the native guest driver with fio: on null-co (the ceiling) and a full-coverage qcow2, or over a 3-cell L2 sweep.",
         discussion: """
             Runs alternate native, fio, native, fio, ... so drift of the machine affects both drivers alike.
+
             Default: a null-co disk and a 1G preallocated qcow2 with the default (full-coverage) L2 cache.
-            --sweep: a 16G preallocated qcow2 with l2-cache-size 128K, 1M and default (low, mid and full coverage)
-            and a 16G null-co disk, to check that both drivers see the same direction and knee, and whether
-            either is bound by its own ceiling (its null-co figure) instead of by qcow2.
+
+            --sweep: a 16G preallocated qcow2 with l2-cache-size 128K, 1M and default (low, mid and full \
+            coverage) and a 16G null-co disk, to check that both drivers see the same direction and knee, \
+            and whether either is bound by its own ceiling (its null-co figure) instead of by qcow2.
+
             fio comes from the host (apt-get install fio); its initramfs is built once and cached.
             """)
 

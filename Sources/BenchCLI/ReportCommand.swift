@@ -97,12 +97,21 @@ enum ReportFiles {
         return (path, path + "/results.jsonl")
     }
 
+    /// Writes every derived file, then removes figures an earlier report
+    /// wrote that these records no longer produce (a knob no longer varied),
+    /// so the directory never shows a figure its report.md does not match.
     static func write(records: [RunRecord], to directory: String) throws {
-        for file in reportFiles(ResultSet(records: records)) {
+        let files = reportFiles(ResultSet(records: records))
+        let written = Set(files.map(\.name))
+        for file in files {
             let (name, text) = (file.name, file.text)
             let url = URL(fileURLWithPath: directory).appendingPathComponent(name)
             try Data(text.utf8).write(to: url, options: .atomic)
             chmod(url.path, 0o644)
+        }
+        let present = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for name in present where isReportFigure(name) && !written.contains(name) {
+            try? FileManager.default.removeItem(atPath: directory + "/" + name)
         }
     }
 

@@ -148,6 +148,12 @@ public struct BudgetCoverage: Hashable, Sendable, Codable {
     /// True when the coverage lies outside the measured range and the
     /// fraction is the nearest measured point's.
     public var extrapolated: Bool?
+    /// 95% CI of `expectedIOPSFraction`, `[low, high]`, when it comes from
+    /// a fitted cost model (nil for the linear fallback, which has none).
+    public var expectedIOPSFractionCI95: [Double]?
+    /// Where the fraction comes from: the cost model of a named series, or
+    /// straight lines between measured coverages.
+    public var expectedIOPSBasis: String?
 
     public init(budget: ByteSize, vms: Int, geometry: ImageGeometry) throws(InvalidValue) {
         let perVM = ByteSize(budget.bytes / UInt64(max(1, vms)))
@@ -176,9 +182,10 @@ public struct BudgetCoverage: Hashable, Sendable, Codable {
 
 /// IOPS as a function of L2 coverage, from measured cells: per-cell mean
 /// IOPS, cells at the same coverage averaged, straight lines between
-/// measured coverages. A stopgap: a cost model (misses × miss read time,
-/// from QEMU's trace counters) is to replace it, since a line between two
-/// far-apart points says nothing about where the knee is.
+/// measured coverages. The fallback of `bench advise --from` for results
+/// without QEMU's cache trace: where the trace is there, the fitted cost
+/// model (misses × miss cost) predicts the curve instead, since a line
+/// between two far-apart points says nothing about where the knee is.
 public struct CoverageFit: Hashable, Sendable {
     public struct Point: Hashable, Sendable, Codable {
         public var coveragePercent: Double

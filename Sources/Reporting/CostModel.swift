@@ -13,6 +13,10 @@ public struct LinearFit: Hashable, Sendable {
     public var points: Int
     /// Residual standard deviation.
     public var residualStdev: Double
+    /// Mean of x and the sum of squares about it: with `residualStdev`, the
+    /// covariance of intercept and slope (for intervals on derived values).
+    public var meanX: Double
+    public var sxx: Double
 
     /// Nil with fewer than 3 points or when every x is the same.
     public init?(x: [Double], y: [Double]) {
@@ -40,6 +44,8 @@ public struct LinearFit: Hashable, Sendable {
         let s = (ssr / Double(n - 2)).squareRoot()
         let t = tQuantile975(df: n - 2)
         residualStdev = s
+        meanX = mx
+        self.sxx = sxx
         slopeCI = t * s / sxx.squareRoot()
         interceptCI = t * s * (1 / Double(n) + mx * mx / sxx).squareRoot()
         points = n
@@ -68,6 +74,27 @@ public struct CostModel: Hashable, Sendable {
     /// Predicted IOPS at effective L2 coverage `c` (fraction) under the
     /// coverage model (misses per write `1 - c`).
     public func iops(coverage c: Double) -> Double? { iops(missesPerWrite: max(0, 1 - min(1, c))) }
+
+    /// IOPS at effective L2 coverage `c` (fraction) over IOPS at full
+    /// coverage, `t0 / (t0 + (1 - c) * t_miss)`, with a 95% interval by the
+    /// delta method on the fit's intercept/slope covariance. Nil where the
+    /// fit gives no positive time per write.
+    public func fractionOfFullCoverage(coverage c: Double) -> (fraction: Double, low: Double, high: Double)? {
+        let x = max(0, 1 - min(1, c))
+        let a = fit.intercept
+        let b = fit.slope
+        let t = a + x * b
+        guard a > 0, t > 0 else { return nil }
+        let f = a / t
+        let s2 = fit.residualStdev * fit.residualStdev
+        let varA = s2 * (1 / Double(fit.points) + fit.meanX * fit.meanX / fit.sxx)
+        let varB = s2 / fit.sxx
+        let cov = -fit.meanX * s2 / fit.sxx
+        let scale = x / (t * t)
+        let variance = scale * scale * (b * b * varA + a * a * varB - 2 * a * b * cov)
+        let half = tQuantile975(df: fit.points - 2) * max(0, variance).squareRoot()
+        return (f, max(0, f - half), f + half)
+    }
 
     public init?(series: SeriesKey, records: [RunRecord]) {
         let p = CellCacheCounters.points(records.filter { SeriesKey($0.cell) == series })

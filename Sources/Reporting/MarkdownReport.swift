@@ -87,6 +87,23 @@ public func reportFiles(_ set: ResultSet) -> [ReportFile] {
     ] + reportFigures(set, knobAnalyses(set))
 }
 
+/// Whether `name` is a figure `bench report` writes (`coverage.svg`,
+/// `misses.svg`, a knob's `<slug>.svg` or `<slug>-N.svg`), so that a rebuild
+/// can remove the ones the records no longer produce and leave other files.
+public func isReportFigure(_ name: String) -> Bool {
+    guard name.hasSuffix(".svg") else { return false }
+    let base = String(name.dropLast(4))
+    if base == "coverage" || base == "misses" { return true }
+    return Knob.all.contains { knob in
+        guard base.hasPrefix(knob.slug) else { return false }
+        let rest = base.dropFirst(knob.slug.count)
+        if rest.isEmpty { return true }
+        guard rest.first == "-" else { return false }
+        let digits = rest.dropFirst()
+        return !digits.isEmpty && digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber)
+    }
+}
+
 /// The figures besides `coverage.svg`: cache misses when traced; per
 /// varied knob, the RSS plot of each clean-interval group with memory
 /// samples and an idle phase, else ratio bars.

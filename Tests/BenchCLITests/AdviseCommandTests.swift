@@ -49,6 +49,27 @@ import Testing
         #expect(text.stdout.contains("expected IOPS: 28% of the best measured coverage"))
     }
 
+    /// With QEMU's cache trace in the records (the committed reference),
+    /// the fitted cost model predicts the fraction, with a CI that must hold
+    /// what the same run measured: L2 512K (25% coverage) against full
+    /// coverage, paired ratio 0.444 (CI 0.390-0.506) in its report.
+    @Test func budgetFromTheCostModelAgreesWithTheMeasuredRatio() async throws {
+        let reference = ReportRebuildTests.repo.path + "/results/reference"
+        let out = try await bench(["advise", "--disk-size", "16G", "--memory-budget", "768K", "--from", reference, "--json"])
+        #expect(exitCode(out) == 0, "\(out.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
+        let budget = try #require(object["budget"] as? [String: Any])
+        let fraction = try #require(budget["expectedIOPSFraction"] as? Double)
+        let ci = try #require(budget["expectedIOPSFractionCI95"] as? [Double])
+        #expect(ci.count == 2 && ci[0] < fraction && fraction < ci[1])
+        #expect(ci[0] < 0.444 && 0.444 < ci[1], "model \(fraction) \(ci) against the measured 0.444")
+        #expect((budget["expectedIOPSBasis"] as? String)?.hasPrefix("cost model of preallocated, 16G disk, 64K clusters") == true)
+
+        let text = try await bench(["advise", "--disk-size", "16G", "--memory-budget", "768K", "--from", reference])
+        #expect(text.stdout.contains("of full coverage (95% CI "), "\(text.stdout)")
+        #expect(text.stdout.contains("µs per L2 miss"), "\(text.stdout)")
+    }
+
     static let badInput: [([String], String)] = [
         (["advise", "--disk-size", "100X"], "--disk-size: invalid value \"100X\""),
         (["advise", "--disk-size", "1G", "--cluster-size", "3000"], "--cluster-size: invalid value \"3000\": qcow2 cluster sizes are powers of two"),

@@ -6,8 +6,13 @@ import Testing
 
 /// scripts/nightly end to end, as CI runs it but with a tiny matrix in two
 /// shards: no baseline -> exit 0 ("baseline established"); the same commit
-/// again -> exit 0; a baseline doctored so that one cell's night is 25%
-/// slower -> exit 1.
+/// again -> exit 0; a baseline doctored so that one cell's night is 75%
+/// slower -> exit 1. Why 75%, not the 25% first planned: on a 2-core runner
+/// with hypervisor steal, 8 blocks of 1 s slots cannot resolve 25%. CI once
+/// missed it, and `bench replay` of a 16-block run of this matrix (8-block
+/// nights, this gate) flagged a 25% drop in 8.5% (6.1-11.6%) of nights, 50%
+/// in 87% (83-90%), 75% in 100% (99.6-100%); 2 s slots did no better. The
+/// A/A false-alarm rate was 0.3% (0.0-1.4%).
 @Suite(.tags(.endToEnd), .serialized)
 struct NightlyScriptTests {
     static var root: String {
@@ -30,7 +35,7 @@ struct NightlyScriptTests {
 
     func nightly(_ dir: String, output: String, baseline: String) async throws -> (status: Int32?, stdout: String, stderr: String) {
         // A strict gate for a test that must not flake: 99% confidence and
-        // beyond 10%; the doctored change is 25%.
+        // beyond 10%; the doctored change is 75%.
         let out = try await ToolRunner.run(
             [Self.root + "/scripts/nightly"], workingDirectory: Self.root,
             environment: [
@@ -58,13 +63,13 @@ struct NightlyScriptTests {
         #expect(second.status == 0, "\(second.stdout)\n\(second.stderr)")
         #expect(second.stdout.contains("**No regression**"), "\(second.stdout)")
 
-        // The baseline's 16K cell made 25% faster: tonight it is 25% slower.
+        // The baseline's 16K cell made 4x as fast: tonight it is 75% slower.
         let doctored = dir + "/doctored"
         try FileManager.default.createDirectory(atPath: doctored, withIntermediateDirectories: true)
         var lines: [String] = []
         for var r in try ResultsLog.read(path: dir + "/n1/merged/results.jsonl") {
             if r.cellID.contains("l2=16K"), var result = r.result {
-                result.iops /= 0.75
+                result.iops *= 4
                 r.result = result
             }
             lines.append(String(decoding: try ResultsLog.makeEncoder().encode(r), as: UTF8.self))

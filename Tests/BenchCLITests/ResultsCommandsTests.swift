@@ -257,3 +257,24 @@ import Testing
         }
     }
 }
+
+/// A rebuild removes figures an earlier report wrote that the records no
+/// longer produce, and leaves files that are not the report's own.
+@Suite struct StaleFigureTests {
+    @Test func aKnobFigureTheRecordsNoLongerProduceIsRemoved() async throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/run", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            atPath: ReportRebuildTests.repo.path + "/results/reference/results.jsonl", toPath: dir + "/run/results.jsonl")
+        // The reference varies only the L2 cache: no image-state figure.
+        for name in ["image-state.svg", "refcount-cache-2.svg", "my-notes.svg", "image-state-draft.svg"] {
+            try "<svg/>".write(toFile: dir + "/run/" + name, atomically: true, encoding: .utf8)
+        }
+        let out = try await bench(["report", "run"], in: dir)
+        #expect(exitCode(out) == 0, "\(out.stderr)")
+        let names = Set(try FileManager.default.contentsOfDirectory(atPath: dir + "/run"))
+        #expect(!names.contains("image-state.svg") && !names.contains("refcount-cache-2.svg"), "\(names.sorted())")
+        #expect(names.isSuperset(of: ["my-notes.svg", "image-state-draft.svg", "coverage.svg", "misses.svg"]), "\(names.sorted())")
+    }
+}

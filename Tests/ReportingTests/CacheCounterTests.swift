@@ -108,6 +108,24 @@ struct CacheCounterTests {
         #expect(noisy.fit.slopeCI > 0)
     }
 
+    /// `bench advise --from`'s prediction: t0 / (t0 + (1 - c) t_miss), exact
+    /// on an exact line, and with noise an interval that holds the truth.
+    @Test func fractionOfFullCoverageFromTheModel() throws {
+        let exact = try #require(costModels(ResultSet(records: Self.series(noise: false))).first)
+        let half = try #require(exact.fractionOfFullCoverage(coverage: 0.5))
+        #expect(abs(half.fraction - 40.0 / 80) < 1e-3)  // 40 / (40 + 0.5 * 80)
+        #expect(half.high - half.low < 1e-3)
+        let full = try #require(exact.fractionOfFullCoverage(coverage: 1))
+        #expect(abs(full.fraction - 1) < 1e-9 && full.high - full.low < 1e-9)
+        let noisy = try #require(costModels(ResultSet(records: Self.series(noise: true))).first)
+        for c in [0.0, 0.25, 0.5, 0.9] {
+            let f = try #require(noisy.fractionOfFullCoverage(coverage: c))
+            let truth = 40 / (40 + (1 - c) * 80)
+            #expect(f.low < truth && truth < f.high, "coverage \(c): \(f)")
+            #expect(f.high - f.low > 0)
+        }
+    }
+
     @Test func csvAndReportShowCountersModelAndFit() throws {
         let set = ResultSet(records: Self.series(noise: false))
         let rows = CSVTests().parseCSV(cellsCSV(set))
