@@ -275,7 +275,8 @@ struct Calibration {
             for (a, b) in zip(stats, stats.dropFirst()) {
                 let d = b.mean - a.mean
                 let noise = ((a.ci95 ?? 0) * (a.ci95 ?? 0) + (b.ci95 ?? 0) * (b.ci95 ?? 0)).squareRoot()
-                steps.append(d > 0 ? 1 : (d < 0 ? -1 : 0))
+                // A step inside the combined intervals has no direction.
+                steps.append(abs(d) <= noise ? 0 : (d > 0 ? 1 : -1))
                 words.append(String(format: "%@%.0f%@", d >= 0 ? "+" : "", d, abs(d) > noise ? "" : " (within noise)"))
             }
             let knee = stats.firstIndex { $0.mean >= Self.kneeFraction * best } ?? stats.count - 1
@@ -285,9 +286,25 @@ struct Calibration {
             )
         }
         if let n = shapes[.native], let f = shapes[.fio] {
-            out.append("  direction: \(n.steps == f.steps ? "agrees" : "differs");  knee: \(n.knee == f.knee ? "agrees" : "differs")")
+            out.append("  " + Self.agreementText(native: n, fio: f, bound: GuestDriver.allCases.filter { boundByCeiling($0) == true }))
         }
         return out
+    }
+
+    /// Whether the drivers' sweeps tell the same story. A driver at its own
+    /// ceiling cannot show qcow2's direction or knee, so no verdict is drawn
+    /// from it; otherwise steps are compared by their resolved sign (0 when
+    /// within noise), and only opposite signs are a disagreement.
+    static func agreementText(native n: (steps: [Int], knee: Int), fio f: (steps: [Int], knee: Int), bound: [GuestDriver]) -> String {
+        if !bound.isEmpty {
+            let names = bound.map(\.rawValue).joined(separator: " and ")
+            return "direction and knee: not comparable, \(names) \(bound.count == 1 ? "is" : "are") bound by \(bound.count == 1 ? "its" : "their") own ceiling (above)"
+        }
+        let opposite = zip(n.steps, f.steps).contains { $0 * $1 < 0 }
+        let direction =
+            n.steps == f.steps
+            ? "agrees" : opposite ? "differs (a step goes opposite ways)" : "agrees within noise (no step goes opposite ways)"
+        return "direction: \(direction);  knee: \(n.knee == f.knee ? "agrees" : "differs")"
     }
 
     static func cellName(_ i: Int) -> String { ["low", "mid", "full"][min(i, 2)] }
@@ -300,6 +317,14 @@ struct Calibration {
     /// and a plain warning when a driver is bound by that ceiling: its
     /// cells then differ less than qcow2 makes them, and a sweep's
     /// direction and knee from that driver say little.
+    /// True when `driver`'s fastest qcow2 cell reaches `ceilingFraction` of
+    /// its null-co figure; nil without both.
+    func boundByCeiling(_ driver: GuestDriver) -> Bool? {
+        guard let null = disks.first(where: { $0.kind == .null }), let ceiling = iops(null, driver), ceiling.mean > 0 else { return nil }
+        let top = disks.filter { $0.kind == .qcow2 }.compactMap { iops($0, driver).map { $0.mean / ceiling.mean } }.max()
+        return top.map { $0 >= Self.ceilingFraction }
+    }
+
     func ceilingText() -> [String] {
         guard let null = disks.first(where: { $0.kind == .null }) else { return [] }
         let qcow2 = disks.filter { $0.kind == .qcow2 }

@@ -59,7 +59,9 @@ public func markdownReport(_ set: ResultSet, plotFile: String = "coverage.svg") 
     }
     md.line("## Appendix")
     md.blank()
-    allCellsSection(set, plotFile: swept ? nil : plotFile, into: &md)
+    // The plot is linked once: in the sweep section, or here when it has
+    // something to show (not the "no series varies the L2 cache" notice).
+    allCellsSection(set, plotFile: swept || !set.series.isEmpty ? nil : plotFile, into: &md)
     pairedSection(set, into: &md)
     cacheCounterSection(set, into: &md)
     phaseSection(set, into: &md)

@@ -40,6 +40,19 @@ struct CalibrationTextTests {
         // The sweep itself ignores the null-co disk.
         let sweep = c.sweepText().joined(separator: "\n")
         #expect(sweep.contains("native: 0.61  0.81  1.00"))
-        #expect(sweep.contains("direction: agrees"))
+        #expect(sweep.contains("direction and knee: not comparable, fio is bound by its own ceiling"), "\(sweep)")
+    }
+
+    @Test func stepsWithinNoiseHaveNoDirection() {
+        // Both below their ceilings; fio's second step is within noise.
+        let c = Self.calibration(
+            fio: [[40000, 41000, 42000], [3400, 3500, 3600], [5000, 5100, 5200], [5100, 5000, 5300]],
+            native: [[60000, 61000, 60500], [4500, 4600, 4550], [6000, 6200, 6100], [7500, 7600, 7400]])
+        #expect(c.sweepText().joined(separator: "\n").contains("direction: agrees within noise (no step goes opposite ways);  knee: differs"), "fio reaches its best at mid")
+        let opposite = Self.calibration(
+            fio: [[40000, 41000, 42000], [6000, 6100, 6200], [5000, 5100, 5200], [4000, 4100, 4000]],
+            native: [[60000, 61000, 60500], [4500, 4600, 4550], [6000, 6200, 6100], [7500, 7600, 7400]])
+        let text = opposite.sweepText().joined(separator: "\n")
+        #expect(text.contains("direction: differs (a step goes opposite ways);  knee: differs"), "\(text)")
     }
 }
