@@ -100,6 +100,8 @@ struct CalibrateCommand: AsyncParsableCommand {
             }
         }
         let plan = order
+        // Short names ("L2 128K · fio"): only what varies among the runs.
+        let labels = CellLabels(cells: plan.map(\.cell))
         progress.note(
             "calibrate: \(disks.count) disks x 2 drivers x \(runs) runs = \(plan.count) runs, accel \(harness.context.accel.accel)")
         let started = ContinuousClock.now
@@ -109,7 +111,7 @@ struct CalibrateCommand: AsyncParsableCommand {
                 if Task.isCancelled { break }
                 guard let runner = runners[step.driver] else { continue }
                 let record = await runner.run(PlannedRun(cell: step.cell, repetition: step.repetition), sequence: i)
-                progress.finished(record, index: i, total: plan.count)
+                progress.finished(record, index: i, total: plan.count, label: labels.label(record.cellID))
                 done.append(record)
             }
             return done

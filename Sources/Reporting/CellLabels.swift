@@ -16,7 +16,8 @@ public struct CellLabels: Hashable, Sendable {
             return d
         }
         let sizes = Set(cells.map(\.geometry.diskSize)).count > 1
-        let workloads = Set(cells.map { "\($0.workload)" }).count > 1
+        let workloads = Set(cells.map(Self.workloadWithoutDriver)).count > 1
+        let drivers = Set(cells.map(\.workload.driver)).count > 1
         for cell in cells {
             var parts: [String]
             switch cell.kind {
@@ -28,9 +29,12 @@ public struct CellLabels: Hashable, Sendable {
                 // every dimension) and short ("snapshot · refcount 4M").
                 parts = dims.filter { $0.value(cell) != $0.mode }.map { $0.label(cell) }
                 if parts.isEmpty { parts = dims.map { $0.label(cell) } }
+                // The driver alone does not say which disk: "qcow2 · fio".
+                if parts == [cell.workload.driver.rawValue] { parts.insert("qcow2", at: 0) }
             }
             if cell.kind != .qcow2 && sizes { parts.append("\(cell.geometry.diskSize)") }
             if cell.kind != .qcow2 && workloads { parts.append("bs \(cell.workload.blockSize) qd \(cell.workload.iodepth)") }
+            if cell.kind != .qcow2 && drivers { parts.append(cell.workload.driver.rawValue) }
             if parts.isEmpty { parts = ["qcow2"] }
             labels[cell.id] = parts.joined(separator: " · ")
         }
@@ -71,6 +75,15 @@ public struct CellLabels: Hashable, Sendable {
         Dimension(value: { "\($0.cache.refcountCacheSize)" }, label: { "refcount \($0.cache.refcountCacheSize)" }),
         Dimension(value: { "\($0.cache.cacheCleanInterval)" }, label: { "clean \($0.cache.cacheCleanInterval)" }),
         Dimension(value: { "\($0.hostIO.cache)/\($0.hostIO.aio)" }, label: { "cache=\($0.hostIO.cache) aio=\($0.hostIO.aio)" }),
-        Dimension(value: { "\($0.workload)" }, label: { "bs \($0.workload.blockSize) qd \($0.workload.iodepth) \($0.workload.driver.rawValue)" }),
+        Dimension(value: { workloadWithoutDriver($0) }, label: { "bs \($0.workload.blockSize) qd \($0.workload.iodepth)" }),
+        Dimension(value: { $0.workload.driver.rawValue }, label: { $0.workload.driver.rawValue }),
     ]
+
+    /// The workload apart from the guest driver, which is its own dimension
+    /// (`bench calibrate` varies only the driver: "L2 128K · fio").
+    static func workloadWithoutDriver(_ cell: Cell) -> String {
+        var w = cell.workload
+        w.driver = .native
+        return "\(w)"
+    }
 }

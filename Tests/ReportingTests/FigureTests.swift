@@ -1,6 +1,7 @@
 import BenchResults
 import BenchSpec
 import Foundation
+import GuestWire
 import Qcow2Geometry
 import Testing
 
@@ -152,5 +153,24 @@ struct KnobVerdictTests {
         #expect(labels.label(cells[0].id) == "fresh")
         #expect(labels.label(cells[4].id) == "preallocated · L2 1M")
         #expect(Set(cells.map { labels.label($0.id) }).count == cells.count)
+    }
+
+    /// `bench calibrate`'s runs differ only in disk and driver.
+    @Test func driverLabels() {
+        func driven(_ c: Cell, _ d: GuestDriver) -> Cell {
+            var c = c
+            c.workload.driver = d
+            return c
+        }
+        let g = ImageGeometry(diskSize: .gib(16))
+        let null = Cell(kind: .null, geometry: g)
+        let full = Cell(kind: .qcow2, state: .preallocated, geometry: g)
+        let small = Cell(kind: .qcow2, state: .preallocated, geometry: g, cache: CacheConfig(l2CacheSize: .value(.kib(128))))
+        let sweep = [null, small, full].flatMap { [driven($0, .native), driven($0, .fio)] }
+        let labels = CellLabels(cells: sweep)
+        #expect(sweep.map { labels.label($0.id) } == ["null-co · native", "null-co · fio", "L2 128K · native", "L2 128K · fio", "L2 default · native", "L2 default · fio"])
+        let two = [null, full].flatMap { [driven($0, .native), driven($0, .fio)] }
+        let short = CellLabels(cells: two)
+        #expect(two.map { short.label($0.id) } == ["null-co · native", "null-co · fio", "qcow2 · native", "qcow2 · fio"])
     }
 }
