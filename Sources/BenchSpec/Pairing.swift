@@ -80,13 +80,16 @@ extension Isolation {
     ///   and overlay images are made per slot instead, `needsImagePerSlot`);
     /// - the fio driver (the slot protocol is the native driver's).
     /// A clean interval set on a shared cell releases entries between its
-    /// slots, while other cells run: that is refused too.
+    /// slots, while other cells run: that is refused too (0, never, is not).
     public static func sharingObstacle(_ cell: Cell) -> String? {
         if !cell.workload.phases.isEmpty { return "idle phases need the whole guest" }
         if cell.workload.driver != .native { return "the \(cell.workload.driver.rawValue) driver runs one job per guest" }
         if cell.kind == .qcow2 {
             if cell.state == .snapshot { return "a snapshot image is fully allocated: a copy per slot would not fit" }
-            if !cell.cache.cacheCleanInterval.isDefault { return "cache_clean_interval acts between slots" }
+            // 0 turns cleaning off: nothing is released between slots.
+            if let interval = cell.cache.cacheCleanInterval.value, interval > 0 {
+                return "cache_clean_interval acts between slots"
+            }
         }
         return nil
     }

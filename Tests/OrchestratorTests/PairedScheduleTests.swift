@@ -29,6 +29,12 @@ struct PairedScheduleTests {
         #expect(Isolation.needsImagePerSlot(fresh) && !Isolation.needsImagePerSlot(a))
         #expect(Isolation.sharingObstacle(snapshot) == "a snapshot image is fully allocated: a copy per slot would not fit")
         #expect(Isolation.sharingObstacle(idle) == "idle phases need the whole guest")
+        var never = Self.qcow2(.default)
+        never.cache.cacheCleanInterval = .value(0)
+        var three = never
+        three.cache.cacheCleanInterval = .value(3)
+        #expect(Isolation.sharingObstacle(never) == nil, "interval 0 never cleans")
+        #expect(Isolation.sharingObstacle(three) == "cache_clean_interval acts between slots")
 
         let (none, all) = GuestGroup.plan([a, b, null], requested: .guestPerRun)
         #expect(none.isEmpty)
