@@ -13,7 +13,7 @@ import Testing
 
 /// The committed reference directories (`results/*`), read in place.
 enum CommittedResults {
-    static let names = ["reference", "knobs", "cache-size"]
+    static let names = ["reference", "knobs", "clean-interval", "cache-size"]
 
     static func set(_ name: String) throws -> ResultSet {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -80,22 +80,26 @@ struct FigureTests {
         }
     }
 
-    @Test("the knobs reference: a verdict and a figure per knob, no knee or recommendation for single points")
+    @Test("the knobs references: a verdict and a figure per knob, no knee or recommendation for single points")
     func knobsReport() throws {
         let set = try CommittedResults.set("knobs")
         let names = reportFiles(set).map(\.name)
-        #expect(names.contains("refcount-cache.svg") && names.contains("clean-interval.svg"))
-        #expect(names.contains("entry-size.svg") && names.contains("image-state.svg"))
+        #expect(names.contains("refcount-cache.svg") && names.contains("entry-size.svg") && names.contains("image-state.svg"))
         let md = markdownReport(set)
         #expect(!md.contains("**Knee**") && !md.contains("**Apply it**") && !md.contains("libvirt note"))
-        #expect(md.contains("## Cache clean interval:") && md.contains("## Refcount cache size:"))
-        #expect(md.contains("no difference detected (ratio 1.01, CI 0.33–3.05)"))
+        #expect(md.contains("## Refcount cache size:") && md.contains("## L2 cache entry size:"))
+        // Paired where the cells shared a guest (entry size, fresh), Welch for snapshot.
+        #expect(md.contains("Ratios are paired: geometric mean of the per-block IOPS ratios"))
         #expect(md.contains("Welch t interval on the difference of mean log IOPS"))
-        #expect(md.contains("QEMU gave back 26.0 MiB during the 10 s idle phase"))
-        #expect(reportFiles(set).first { $0.name == "clean-interval.svg" }?.text.contains("QEMU RSS (MiB)") == true)
-        // The top (before the appendix) carries no command line or environment table.
+        #expect(md.contains("| 64K | 64K (16 entries) | 5,405 ± 716 (n=8) | **-45%** (CI -52% to -36%) |"))
         let top = md.components(separatedBy: "## Appendix").first ?? ""
         #expect(!top.contains("qemu-system-x86_64") && !top.contains("| Property | Value |"))
+
+        let clean = try CommittedResults.set("clean-interval")
+        let cleanMD = markdownReport(clean)
+        #expect(cleanMD.contains("## Cache clean interval:"))
+        #expect(cleanMD.contains("QEMU gave back 22.2 MiB during the 10 s idle phase"))
+        #expect(reportFiles(clean).first { $0.name == "clean-interval.svg" }?.text.contains("QEMU RSS (MiB)") == true)
     }
 
     @Test("the default reference: sweep, verdicts, one recommendation, misses figure; paired ratios as before")
