@@ -145,6 +145,9 @@ struct TOMLMatrixReader {
             try checkKeys(t, path: "host", allowed: axisKeys(in: "host"))
             if let v = try axis(t, .hostCache) { m.hostCaches = try v.map { (v) throws(TOMLReadError) in try string(v, "host.cache") } }
             if let v = try axis(t, .hostAio) { m.hostAios = try v.map { (v) throws(TOMLReadError) in try string(v, "host.aio") } }
+            if let v = try axis(t, .qemuBuild) {
+                m.qemuBuilds = try v.map { (v) throws(TOMLReadError) in try string(v, "host.qemu_build") }
+            }
         }
 
         if let t = try table(root, "reference") {
@@ -218,7 +221,7 @@ struct TOMLMatrixReader {
         case .refcountBits: return "\(try int(v, field))"
         case .l2CacheSize, .l2CacheEntrySize, .refcountCacheSize, .cacheSize: return try sizeSetting(v, field).description
         case .cacheCleanInterval: return try seconds(v, field).description
-        case .hostCache, .hostAio: return try string(v, field)
+        case .hostCache, .hostAio, .qemuBuild: return try string(v, field)
         }
     }
 

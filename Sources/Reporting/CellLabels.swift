@@ -17,6 +17,7 @@ public struct CellLabels: Hashable, Sendable {
         }
         let sizes = Set(cells.map(\.geometry.diskSize)).count > 1
         let workloads = Set(cells.map { "\($0.workload)" }).count > 1
+        let builds = Set(cells.map(\.build)).count > 1
         for cell in cells {
             var parts: [String]
             switch cell.kind {
@@ -32,6 +33,8 @@ public struct CellLabels: Hashable, Sendable {
             if cell.kind != .qcow2 && sizes { parts.append("\(cell.geometry.diskSize)") }
             if cell.kind != .qcow2 && workloads { parts.append("bs \(cell.workload.blockSize) qd \(cell.workload.iodepth)") }
             if parts.isEmpty { parts = ["qcow2"] }
+            // Several QEMU builds: the build leads, so a row says whose it is.
+            if builds { parts.insert(cell.build, at: 0) }
             labels[cell.id] = parts.joined(separator: " · ")
         }
         // Two cells may still read alike (a setting outside the dimensions):
