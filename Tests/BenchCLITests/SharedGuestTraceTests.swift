@@ -46,7 +46,7 @@ struct SharedGuestTraceTests {
         let cells = try String(contentsOfFile: out + "/cells.csv", encoding: .utf8)
         #expect(cells.split(separator: "\n").first?.hasSuffix(",miss_read_us,model_iops,traced_iops") == true)
         let report = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
-        #expect(report.contains("## Cache misses (QEMU's trace)"), "\(report)")
+        #expect(report.contains("## Why: L2 cache misses per write (QEMU's trace)"), "\(report)")
         #expect(ReliabilityTests.leftovers(tmp).qemu.isEmpty)
         #expect(ReliabilityTests.leftovers(tmp).files.isEmpty, "trace logs and the QMP socket are removed")
     }
