@@ -61,8 +61,16 @@ struct QemuBuildOptions: ParsableArguments {
         return out
     }
 
+    /// Bad input is refused here, before anything runs: malformed or
+    /// repeated `NAME=PATH`, a `--qemu-img-build` for no build, and paths
+    /// that are missing, directories or not executable.
     func validate() throws {
-        _ = try givenImages()
+        let images = try givenImages()
+        for g in try given() {
+            do { _ = try QemuBuild.locate(name: g.name, qemu: g.path, qemuImg: images[g.name]) } catch {
+                throw ValidationError(error.description)
+            }
+        }
     }
 
     /// The names a command runs: the `--qemu-build` names in order, or

@@ -34,39 +34,52 @@ public struct QemuBuild: Hashable, Sendable {
     /// `7.2.22 (Debian …)`: what `Provenance.qemuVersion` has always held.
     public var versionText: String { HostEnvironment.version(from: versionLine) }
 
-    /// Checks a build before anything starts: both binaries exist and are
-    /// executable, `--version` runs and names a version the cache model
-    /// knows; then hashes the binary.
+    /// The two binaries of a build, checked without running anything:
+    /// each exists, is a regular file and is executable.
     /// - Parameters:
     ///   - qemu: path given with `--qemu-build`, or nil for `qemu-system-x86_64` on PATH.
     ///   - qemuImg: `--qemu-img-build`, else `qemu-img` beside `qemu` (PATH for `system`).
-    public static func resolve(name: String, qemu: String?, qemuImg: String?) async throws(QemuBuildError) -> QemuBuild {
-        let field = qemu == nil ? "qemu-system-x86_64" : "--qemu-build"
-        let given = qemu ?? "qemu-system-x86_64"
-        guard let q = qemu.map(absolute) ?? ExecutableSearch.find(given) else {
-            throw .notExecutable(field: field, name: name, path: given, why: "not on PATH (run scripts/setup)")
-        }
-        guard FileManager.default.isExecutableFile(atPath: q) else {
-            throw .notExecutable(field: field, name: name, path: given, why: FileManager.default.fileExists(atPath: q) ? "is not executable" : "does not exist")
+    /// - Returns: absolute paths of `qemu-system-x86_64` and `qemu-img`.
+    public static func locate(name: String, qemu: String?, qemuImg: String?) throws(QemuBuildError) -> (qemu: String, qemuImg: String) {
+        let q: String
+        if let qemu {
+            q = absolute(qemu)
+            if let why = unusable(q) { throw .notExecutable(field: "--qemu-build", name: name, path: qemu, why: why) }
+        } else {
+            guard let found = ExecutableSearch.find("qemu-system-x86_64") else {
+                throw .notOnPath(name: name, tool: "qemu-system-x86_64")
+            }
+            q = found
         }
         let img: String
         if let qemuImg {
             img = absolute(qemuImg)
-            guard FileManager.default.isExecutableFile(atPath: img) else {
-                throw .notExecutable(field: "--qemu-img-build", name: name, path: qemuImg, why: "is not an executable file")
-            }
+            if let why = unusable(img) { throw .notExecutable(field: "--qemu-img-build", name: name, path: qemuImg, why: why) }
         } else if qemu == nil {
-            guard let found = ExecutableSearch.find("qemu-img") else {
-                throw .notExecutable(field: "qemu-img", name: name, path: "qemu-img", why: "not on PATH (run scripts/setup)")
-            }
+            guard let found = ExecutableSearch.find("qemu-img") else { throw .notOnPath(name: name, tool: "qemu-img") }
             img = found
         } else {
             let beside = URL(fileURLWithPath: q).deletingLastPathComponent().appendingPathComponent("qemu-img").path
-            guard FileManager.default.isExecutableFile(atPath: beside) else {
-                throw .noQemuImg(name: name, looked: beside)
-            }
+            guard unusable(beside) == nil else { throw .noQemuImg(name: name, looked: beside) }
             img = beside
         }
+        return (q, img)
+    }
+
+    /// Why `path` cannot be run, or nil when it is an executable regular file.
+    static func unusable(_ path: String) -> String? {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return "\(path) does not exist" }
+        if isDirectory.boolValue { return "\(path) is a directory" }
+        guard FileManager.default.isExecutableFile(atPath: path) else { return "\(path) is not executable" }
+        return nil
+    }
+
+    /// Checks a build before anything starts: both binaries exist and are
+    /// executable (`locate`), `--version` runs, says it is QEMU and names a
+    /// version the cache model knows; then hashes the binary.
+    public static func resolve(name: String, qemu: String?, qemuImg: String?) async throws(QemuBuildError) -> QemuBuild {
+        let (q, img) = try locate(name: name, qemu: qemu, qemuImg: qemuImg)
         let out: ToolOutput
         do { out = try await ToolRunner.run([q, "--version"]) } catch {
             throw .versionFailed(name: name, path: q, why: "\(error)")
@@ -75,7 +88,7 @@ public struct QemuBuild: Hashable, Sendable {
         guard out.succeeded else {
             throw .versionFailed(name: name, path: q, why: "exited \(GuestLauncher.describe(out.status)): \(out.stderr.split(separator: "\n").last ?? "")")
         }
-        guard let version = QemuVersion(parsing: line) else {
+        guard line.hasPrefix("QEMU emulator version "), let version = QemuVersion(parsing: line) else {
             throw .versionFailed(name: name, path: q, why: "printed no QEMU version (\"\(line)\")")
         }
         if let why = QemuCacheModel.unsupportedReason(version) { throw .tooOld(name: name, path: q, why: why) }
@@ -98,9 +111,11 @@ public struct QemuBuild: Hashable, Sendable {
     }
 }
 
-/// A build that cannot be used; each says which option, name and path.
+/// A build that cannot be used; each says which option, name and path,
+/// and what a build must be.
 public enum QemuBuildError: Error, CustomStringConvertible, Sendable, Equatable {
     case notExecutable(field: String, name: String, path: String, why: String)
+    case notOnPath(name: String, tool: String)
     case noQemuImg(name: String, looked: String)
     case versionFailed(name: String, path: String, why: String)
     case tooOld(name: String, path: String, why: String)
@@ -108,11 +123,14 @@ public enum QemuBuildError: Error, CustomStringConvertible, Sendable, Equatable 
     public var description: String {
         switch self {
         case .notExecutable(let field, let name, let path, let why):
-            return "\(field): invalid value \"\(name)=\(path)\": \(why)"
+            let what = field == "--qemu-img-build" ? "a qemu-img" : "a qemu-system-x86_64 (a build tree's, or a script that runs one)"
+            return "\(field): invalid value \"\(name)=\(path)\": \(why); PATH must be an executable file, \(what)"
+        case .notOnPath(let name, let tool):
+            return "qemu build \"\(name)\": \(tool) is not on PATH; run scripts/setup, or give the build with --qemu-build NAME=PATH"
         case .noQemuImg(let name, let looked):
-            return "--qemu-build: invalid value for build \"\(name)\": no qemu-img beside it (\(looked)); give one with --qemu-img-build \(name)=PATH"
+            return "--qemu-build: invalid value for build \"\(name)\": no executable qemu-img beside it (\(looked)); give one with --qemu-img-build \(name)=PATH"
         case .versionFailed(let name, let path, let why):
-            return "--qemu-build: invalid value \"\(name)=\(path)\": `--version` \(why); a build must be a qemu-system-x86_64"
+            return "--qemu-build: invalid value \"\(name)=\(path)\": `--version` \(why); a build must be a qemu-system-x86_64, whose --version starts \"QEMU emulator version\""
         case .tooOld(let name, let path, let why):
             return "--qemu-build: invalid value \"\(name)=\(path)\": \(why); use QEMU \(QemuCacheModel.oldestModelledQemu) or newer"
         }
