@@ -12,12 +12,12 @@ enum HarnessSetup {
     /// One harness per driver in `drivers` (the first is the base); all
     /// share the base's work directory, which `shutdown()` on the base removes.
     static func start(
-        guest: GuestOptions, name: String, hash: String, seed: UInt64, drivers: [GuestDriver]
+        guest: GuestOptions, name: String, hash: String, seed: UInt64, drivers: [GuestDriver], builds: [QemuBuild] = []
     ) async throws -> [GuestDriver: Harness] {
         let logger = guest.makeLogger()
         let setup = Task { () async throws -> [GuestDriver: Harness] in
             var base = try await Harness.prepare(
-                kernelDirectory: guest.kernel, accel: guest.accel, matrixName: name, matrixHash: hash, seed: seed, logger: logger)
+                kernelDirectory: guest.kernel, accel: guest.accel, matrixName: name, matrixHash: hash, seed: seed, logger: logger, builds: builds)
             base.context.extraKernelParameters = guest.kernelArgs
             var out: [GuestDriver: Harness] = [:]
             do {

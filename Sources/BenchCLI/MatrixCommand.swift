@@ -38,6 +38,7 @@ struct MatrixCommand: AsyncParsableCommand {
     var resume: String?
     @Option(help: "Extra attempts for a run that fails; every attempt is recorded.") var retries = 1
     @OptionGroup var shard: ShardOptions
+    @OptionGroup var qemuBuilds: QemuBuildOptions
     @OptionGroup var guest: GuestOptions
 
     func loadMatrix() throws -> Matrix {
@@ -73,6 +74,7 @@ struct MatrixCommand: AsyncParsableCommand {
             }
             m.pairing.isolation = i
         }
+        try qemuBuilds.apply(to: &m)
         do { try m.validate() } catch { throw ValidationError(error.description) }
         return m
     }
@@ -119,10 +121,12 @@ struct MatrixCommand: AsyncParsableCommand {
             throw fail(refusal, code: 2)
         }
 
-        // The harness (kernel, initramfs, accelerator) comes up before the
-        // output directory is made: bad input must leave nothing behind.
+        // The builds are checked and the harness (kernel, initramfs,
+        // accelerator) comes up before the output directory is made: bad
+        // input must leave nothing behind.
+        let builds = try await qemuBuilds.resolve(matrix.qemuBuilds)
         let harnesses = try await HarnessSetup.start(
-            guest: guest, name: matrix.name, hash: matrix.hash, seed: matrix.seed, drivers: [matrix.workload.driver])
+            guest: guest, name: matrix.name, hash: matrix.hash, seed: matrix.seed, drivers: [matrix.workload.driver], builds: builds)
         guard var harness = harnesses[matrix.workload.driver] else { throw fail("internal: no harness", code: 1) }
         harness.context.shard = shard.recorded
 
@@ -150,6 +154,11 @@ struct MatrixCommand: AsyncParsableCommand {
             progress.note("warning: " + DryRun.diskText(footprint: footprint, free: free, at: workParent))
         }
         progress.note("accelerator: \(harness.context.accel.accel) (\(harness.context.accel.reason))")
+        if builds.count > 1 {
+            for b in builds {
+                progress.note("qemu build \(b.name)\(b.name == builds[0].name ? " (base)" : ""): \(b.qemu), \(b.versionLine), sha256 \(b.sha256.prefix(12))")
+            }
+        }
         if resume != nil {
             progress.note("resuming: \(previous.done.count) of \(plan.count) runs already measured, \(plan.count - previous.done.count) to go (failed runs are tried again)")
         }
@@ -255,6 +264,7 @@ struct MatrixCommand: AsyncParsableCommand {
         if let budget { args += ["--budget", budget] }
         if let isolation { args += ["--isolation", isolation] }
         if let s = shard.text { args += ["--shard", s] }
+        args += qemuBuilds.arguments
         args += ["--resume", dir]
         return args.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
     }

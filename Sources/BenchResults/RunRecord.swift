@@ -100,6 +100,13 @@ public struct Provenance: Hashable, Sendable, Codable {
     /// for an unsharded run. `bench merge` checks that every shard is there
     /// exactly once.
     public var shard: String?
+    /// The QEMU build that ran this record (`--qemu-build`): name, binary,
+    /// `--version` and SHA-256. nil in records written before builds existed
+    /// (they ran the `system` build, QEMU on PATH).
+    public var qemuBuild: QemuBuildProvenance?
+    /// The build the others are compared against (the first of
+    /// `host.qemu_build`); nil with a single build.
+    public var baseBuild: String?
 
     public init(
         qemuVersion: String, accel: String, accelReason: String, guestKernel: String, hostCPU: String, hostKernel: String,
@@ -119,6 +126,28 @@ public struct Provenance: Hashable, Sendable, Codable {
         self.seed = seed
         self.startedAt = startedAt
         self.qemuCommandLine = qemuCommandLine
+    }
+}
+
+/// Which QEMU binary measured a record, so two builds' numbers can never be
+/// mistaken for each other and a build can be found again by its hash.
+public struct QemuBuildProvenance: Hashable, Sendable, Codable {
+    public var name: String
+    /// Absolute path of `qemu-system-x86_64` (or the wrapper given).
+    public var path: String
+    /// First line of `--version`.
+    public var version: String
+    /// SHA-256 of the binary at `path`, lowercase hex.
+    public var sha256: String
+    /// Absolute path of the build's `qemu-img`.
+    public var qemuImg: String
+
+    public init(name: String, path: String, version: String, sha256: String, qemuImg: String) {
+        self.name = name
+        self.path = path
+        self.version = version
+        self.sha256 = sha256
+        self.qemuImg = qemuImg
     }
 }
 

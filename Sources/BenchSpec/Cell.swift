@@ -200,6 +200,10 @@ public struct Cell: Hashable, Sendable, Codable {
     public var cache: CacheConfig
     public var hostIO: HostIO
     public var workload: Workload
+    /// The QEMU build that runs this cell (`host.qemu_build`); nil is the
+    /// default build `system` (QEMU on PATH), so records written before
+    /// builds existed decode, and encode, as they were.
+    public var qemuBuild: String?
 
     public init(kind: DiskKind = .qcow2, state: ImageState? = .preallocated, geometry: ImageGeometry, cache: CacheConfig = .init(), hostIO: HostIO = .init(), workload: Workload = .init()) {
         self.kind = kind
@@ -213,6 +217,13 @@ public struct Cell: Hashable, Sendable, Codable {
     /// A stable, readable identifier built from every setting that differs
     /// between cells; used to match cells across runs and files.
     public var id: String {
+        guard let qemuBuild else { return baseID }
+        return baseID + "-qb-" + qemuBuild
+    }
+
+    /// `id` without the build: the same configuration under another QEMU
+    /// build has the same `baseID` (cross-build pairing and `compare`).
+    public var baseID: String {
         switch kind {
         case .null: return "null-\(geometry.diskSize)-\(workloadTag)"
         case .raw: return "raw-\(geometry.diskSize)-\(hostIO.cache)-\(hostIO.aio)-\(workloadTag)"

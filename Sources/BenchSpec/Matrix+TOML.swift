@@ -145,6 +145,9 @@ struct TOMLMatrixReader {
             try checkKeys(t, path: "host", allowed: axisKeys(in: "host"))
             if let v = try axis(t, .hostCache) { m.hostCaches = try v.map { (v) throws(TOMLReadError) in try string(v, "host.cache") } }
             if let v = try axis(t, .hostAio) { m.hostAios = try v.map { (v) throws(TOMLReadError) in try string(v, "host.aio") } }
+            if let v = try axis(t, .qemuBuild) {
+                m.qemuBuilds = try v.map { (v) throws(TOMLReadError) in try string(v, "host.qemu_build") }
+            }
         }
 
         if let t = try table(root, "reference") {
@@ -192,10 +195,18 @@ struct TOMLMatrixReader {
             throw wrongType(value, "exclude", expected: "an array of tables ([[exclude]])")
         }
         var out: [Matrix.Exclusion] = []
-        let allowed = Matrix.Axis.allCases.map(\.rawValue)
+        // A block runs every build on every cell, so that each cell pairs
+        // across builds: an exclusion cannot name a build.
+        let allowed = Matrix.Axis.allCases.filter { $0 != .qemuBuild }.map(\.rawValue)
         for (index, element) in tables.enumerated() {
             let path = "exclude[\(index + 1)]"
             guard let table = element.table else { throw wrongType(element, path, expected: "a table ([[exclude]])") }
+            if let v = table[Matrix.Axis.qemuBuild.rawValue] {
+                throw .invalid(
+                    InvalidValue(
+                        field: "\(path).\(Matrix.Axis.qemuBuild.rawValue)", value: v.string ?? "\(v)",
+                        rule: "an exclusion cannot name a build: every build runs every cell, so that each cell pairs across builds (allowed: \(allowed.joined(separator: ", ")))"))
+            }
             try checkKeys(table, path: path, allowed: allowed)
             var conditions: [Matrix.Axis: String] = [:]
             for axis in Matrix.Axis.allCases {
@@ -218,7 +229,7 @@ struct TOMLMatrixReader {
         case .refcountBits: return "\(try int(v, field))"
         case .l2CacheSize, .l2CacheEntrySize, .refcountCacheSize, .cacheSize: return try sizeSetting(v, field).description
         case .cacheCleanInterval: return try seconds(v, field).description
-        case .hostCache, .hostAio: return try string(v, field)
+        case .hostCache, .hostAio, .qemuBuild: return try string(v, field)
         }
     }
 

@@ -103,6 +103,7 @@ extension Matrix {
         for aio in hostAios where !HostIO.allowedAio.contains(aio) {
             throw InvalidValue(field: "host.aio", value: aio, rule: "must be one of \(HostIO.allowedAio.joined(separator: ", "))")
         }
+        for build in qemuBuilds { try QemuBuildName.validate(build, field: "host.qemu_build") }
     }
 
     /// Rules QEMU would enforce (or silently work around) when opening this

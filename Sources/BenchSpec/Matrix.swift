@@ -51,6 +51,10 @@ public struct Matrix: Hashable, Sendable {
     public var hostCaches: [String]
     /// `host.aio`: QEMU AIO back-ends (`HostIO.allowedAio`).
     public var hostAios: [String]
+    /// `host.qemu_build`: names of QEMU builds (`--qemu-build NAME=PATH`);
+    /// the first is the base the others are compared against. A file names
+    /// builds, never paths, so it stays portable between machines.
+    public var qemuBuilds: [String] = [QemuBuildName.system]
 
     /// Add a `null-co` cell per disk size: the ceiling of guest + driver.
     public var includeNull: Bool
@@ -144,13 +148,14 @@ extension Matrix {
         case cacheSize = "cache_size"
         case hostCache = "cache"
         case hostAio = "aio"
+        case qemuBuild = "qemu_build"
 
         /// The TOML table the axis lives in.
         public var section: String {
             switch self {
             case .diskSize, .clusterSize, .state, .refcountBits: "image"
             case .l2CacheSize, .l2CacheEntrySize, .refcountCacheSize, .cacheCleanInterval, .cacheSize: "cache"
-            case .hostCache, .hostAio: "host"
+            case .hostCache, .hostAio, .qemuBuild: "host"
             }
         }
 
@@ -172,6 +177,7 @@ extension Matrix {
             case .cacheSize: cell.cache.cacheSize.description
             case .hostCache: cell.hostIO.cache
             case .hostAio: cell.hostIO.aio
+            case .qemuBuild: cell.build
             }
         }
     }
@@ -209,6 +215,7 @@ extension Matrix {
         case .cacheSize: cacheSizes.map(\.description)
         case .hostCache: hostCaches
         case .hostAio: hostAios
+        case .qemuBuild: qemuBuilds
         }
     }
 }
@@ -228,10 +235,15 @@ extension Matrix {
         return n
     }
 
-    /// The qcow2 cells that remain after exclusions, in axis order: the first
-    /// axis (`disk_size`) varies slowest, the last (`aio`) fastest, each in file
-    /// order.
+    /// The qcow2 cells that remain after exclusions, in axis order: the
+    /// build varies slowest (all cells of the first build, then the next),
+    /// then the first axis (`disk_size`), the last (`aio`) fastest, each in
+    /// file order.
     public func qcow2Cells() -> [Cell] {
+        qemuBuilds.flatMap { qcow2Cells(build: $0) }
+    }
+
+    private func qcow2Cells(build: String) -> [Cell] {
         var out: [Cell] = []
         for disk in diskSizes {
             for cluster in clusterSizes {
@@ -249,9 +261,10 @@ extension Matrix {
                                                 cacheSize: combined)
                                             for hostCache in hostCaches {
                                                 for aio in hostAios {
-                                                    let cell = Cell(
+                                                    var cell = Cell(
                                                         kind: .qcow2, state: state, geometry: geometry, cache: cache,
                                                         hostIO: HostIO(cache: hostCache, aio: aio), workload: workload)
+                                                    cell.build = build
                                                     if !excludes.contains(where: { $0.matches(cell) }) { out.append(cell) }
                                                 }
                                             }
@@ -274,9 +287,19 @@ extension Matrix {
     /// they exist to put those in proportion: one `null` cell per distinct disk
     /// size, one `raw` cell per distinct (disk size, host cache, aio), in order
     /// of first appearance. They ignore cluster size and cache settings, which
-    /// do not apply to them.
+    /// do not apply to them. With several builds, each build's cells
+    /// (references first) follow the previous build's.
     public func cells() -> [Cell] {
-        let qcow2 = qcow2Cells()
+        qemuBuilds.flatMap { build in
+            cells(qcow2: qcow2Cells(build: build)).map { cell in
+                var c = cell
+                c.build = build
+                return c
+            }
+        }
+    }
+
+    private func cells(qcow2: [Cell]) -> [Cell] {
         var references: [Cell] = []
         if includeNull {
             var seen: Set<ByteSize> = []
@@ -346,6 +369,7 @@ extension Matrix {
         for axis in Axis.allCases {
             // cache_size came later: left out while unused, so older matrices keep their hashes.
             if axis == .cacheSize && cacheSizes == [.default] { continue }
+            if axis == .qemuBuild && qemuBuilds == [QemuBuildName.system] { continue }
             lines.append("\(axis.keyPath)=\(values(of: axis).joined(separator: ","))")
         }
         lines.append("reference.null=\(includeNull)")

@@ -26,6 +26,11 @@ public struct RunContext: Sendable {
     public var drainGrace: Duration = .seconds(15)
     /// `I/N` of a sharded matrix run, recorded in every record's provenance.
     public var shard: String?
+    /// The QEMU builds cells may name (`Cell.build`), by name; empty runs
+    /// the binaries on PATH under the name `system`, as before builds.
+    public var builds: [String: QemuBuild] = [:]
+    /// The build the others are compared against (first of `host.qemu_build`).
+    public var baseBuild = QemuBuildName.system
 
     public init(
         kernel: GuestKernel, initramfs: Initramfs, accel: AccelDecision, host: HostEnvironment, imageFilesystem: String,
@@ -40,6 +45,26 @@ public struct RunContext: Sendable {
         self.matrixHash = matrixHash
         self.seed = seed
         bootGrace = accel.accel == .kvm ? .seconds(20) : .seconds(45)
+    }
+}
+
+extension RunContext {
+    /// `qemu-system-x86_64` for `cell` (its build's, or the one on PATH).
+    public func qemu(for cell: Cell) -> String { builds[cell.build]?.qemu ?? "qemu-system-x86_64" }
+    public func qemuImg(for cell: Cell) -> String { builds[cell.build]?.qemuImg ?? "qemu-img" }
+
+    /// What every record of `cell` carries, with `argv` as QEMU's command line.
+    func provenance(for cell: Cell, argv: [String]) -> Provenance {
+        let build = builds[cell.build]
+        var p = Provenance(
+            qemuVersion: build?.versionText ?? host.qemuVersion, accel: accel.accel.rawValue, accelReason: accel.reason,
+            guestKernel: kernel.version, hostCPU: host.hostCPU, hostKernel: host.hostKernel,
+            imageFilesystem: imageFilesystem, gitRevision: host.gitRevision, matrixName: matrixName,
+            matrixHash: matrixHash, seed: seed, startedAt: BenchRunner.timestamp(), qemuCommandLine: argv)
+        p.shard = shard
+        p.qemuBuild = build?.provenance
+        p.baseBuild = builds.count > 1 ? baseBuild : nil
+        return p
     }
 }
 
@@ -65,28 +90,25 @@ public struct BenchRunner: Sendable {
         case .raw: disk = .raw(path: prep.image, hostIO: cell.hostIO)
         case .qcow2: disk = .qcow2(path: prep.image, hostIO: cell.hostIO, cache: cell.cache, backing: prep.backing)
         }
-        return QemuCommand(
+        var command = QemuCommand(
             accel: context.accel.accel, kernel: context.kernel.vmlinuz, initrd: context.initramfs.path,
             kernelParameters: [spec.kernelParameter] + context.extraKernelParameters, disk: disk, consolePath: console)
+        command.qemu = context.qemu(for: cell)
+        return command
     }
 
     /// Runs one repetition of one cell and returns its record.
     public func run(_ planned: PlannedRun, sequence: Int, attempt: Int = 1) async -> RunRecord {
         let cell = planned.cell
         let clock = ContinuousClock()
-        let prep = ImagePreparation(cell: cell, base: workDirectory.path + "/disk-\(sequence)")
+        let prep = ImagePreparation(cell: cell, base: workDirectory.path + "/disk-\(sequence)", qemuImg: context.qemuImg(for: cell))
         let console = workDirectory.path + "/console-\(sequence).log"
         defer {
             for f in prep.files where cell.kind != .null { try? FileManager.default.removeItem(atPath: f) }
             try? FileManager.default.removeItem(atPath: console)
         }
         let cmd = command(for: cell, prep: prep, repetition: planned.repetition, console: console)
-        var provenance = Provenance(
-            qemuVersion: context.host.qemuVersion, accel: context.accel.accel.rawValue, accelReason: context.accel.reason,
-            guestKernel: context.kernel.version, hostCPU: context.host.hostCPU, hostKernel: context.host.hostKernel,
-            imageFilesystem: context.imageFilesystem, gitRevision: context.host.gitRevision, matrixName: context.matrixName,
-            matrixHash: context.matrixHash, seed: context.seed, startedAt: Self.timestamp(), qemuCommandLine: cmd.argv)
-        provenance.shard = context.shard
+        var provenance = context.provenance(for: cell, argv: cmd.argv)
 
         // Prepare the image(s).
         let prepStart = clock.now

@@ -11,8 +11,12 @@ public struct Harness: Sendable {
 
     /// - Parameters:
     ///   - kernelDirectory: `--kernel`, or nil for the setup cache.
+    ///   - builds: the QEMU builds cells may name, the base first (already
+    ///     checked with `QemuBuild.resolve`); empty: the `system` build, if
+    ///     it resolves (else the binaries on PATH, unrecorded, as before).
     public static func prepare(
-        kernelDirectory: String?, accel: AccelChoice, matrixName: String, matrixHash: String, seed: UInt64, logger: Logger
+        kernelDirectory: String?, accel: AccelChoice, matrixName: String, matrixHash: String, seed: UInt64, logger: Logger,
+        builds: [QemuBuild] = []
     ) async throws(OrchestratorError) -> Harness {
         let kernel = try GuestKernel.locate(kernelDirectory)
         let initramfs = try Initramfs.prepare(kernel: kernel, guestBinary: guestBinaryPath())
@@ -28,7 +32,14 @@ public struct Harness: Sendable {
             let context = RunContext(
                 kernel: kernel, initramfs: initramfs, accel: decision, host: host, imageFilesystem: fs,
                 matrixName: matrixName, matrixHash: matrixHash, seed: seed)
-            return Harness(context: context, workDirectory: work, logger: logger)
+            var harness = Harness(context: context, workDirectory: work, logger: logger)
+            var known = builds
+            if known.isEmpty, let system = try? await QemuBuild.resolve(name: QemuBuildName.system, qemu: nil, qemuImg: nil) {
+                known = [system]
+            }
+            harness.context.builds = Dictionary(known.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            harness.context.baseBuild = known.first?.name ?? QemuBuildName.system
+            return harness
         } catch {
             work.remove()
             throw error

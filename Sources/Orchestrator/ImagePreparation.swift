@@ -40,8 +40,10 @@ public struct ImagePreparation: Hashable, Sendable {
     /// Files created, for cleanup.
     public var files: [String] { [image] + (backing.map { [$0] } ?? []) }
 
-    /// - Parameter base: path without extension, e.g. `WORK/disk-3`.
-    public init(cell: Cell, base: String) {
+    /// - Parameters:
+    ///   - base: path without extension, e.g. `WORK/disk-3`.
+    ///   - qemuImg: the cell's build's `qemu-img`.
+    public init(cell: Cell, base: String, qemuImg: String = "qemu-img") {
         let g = cell.geometry
         switch cell.kind {
         case .null:
@@ -57,19 +59,19 @@ public struct ImagePreparation: Hashable, Sendable {
             switch cell.state ?? .preallocated {
             case .preallocated, .allocated, .fresh:
                 backing = nil
-                commands = [.create(QemuImgCreate(path: image, kind: .qcow2, state: cell.state ?? .preallocated, geometry: g))]
+                commands = [.create(QemuImgCreate(qemuImg: qemuImg, path: image, kind: .qcow2, state: cell.state ?? .preallocated, geometry: g))]
             case .snapshot:
                 backing = nil
                 commands = [
-                    .create(QemuImgCreate(path: image, kind: .qcow2, state: .snapshot, geometry: g)),
-                    .snapshot(QemuImgSnapshot(path: image, name: "qcb-base")),
+                    .create(QemuImgCreate(qemuImg: qemuImg, path: image, kind: .qcow2, state: .snapshot, geometry: g)),
+                    .snapshot(QemuImgSnapshot(qemuImg: qemuImg, path: image, name: "qcb-base")),
                 ]
             case .overlay:
                 let b = base + "-backing.qcow2"
                 backing = b
                 commands = [
-                    .create(QemuImgCreate(path: b, kind: .qcow2, state: .snapshot, geometry: g)),
-                    .create(QemuImgCreate(path: image, kind: .qcow2, state: .fresh, geometry: g, backingFile: b)),
+                    .create(QemuImgCreate(qemuImg: qemuImg, path: b, kind: .qcow2, state: .snapshot, geometry: g)),
+                    .create(QemuImgCreate(qemuImg: qemuImg, path: image, kind: .qcow2, state: .fresh, geometry: g, backingFile: b)),
                 ]
             }
         }

@@ -40,14 +40,17 @@ public struct GuestGroup: Hashable, Sendable {
         for key in keys {
             var group = members[key] ?? []
             let sizes = Set(group.map(\.geometry.diskSize))
-            for n in nulls where sizes.contains(n.geometry.diskSize) && n.workload == group[0].workload {
+            for n in nulls where sizes.contains(n.geometry.diskSize) && n.workload == group[0].workload && n.build == group[0].build {
                 group.append(n)
                 placedNulls.insert(n.id)
             }
             groups.append(GuestGroup(id: groups.count + 1, cells: group))
         }
         let lonely = nulls.filter { !placedNulls.contains($0.id) }
-        if !lonely.isEmpty { groups.append(GuestGroup(id: groups.count + 1, cells: lonely)) }
+        // One guest per build: a build cannot share a guest with another.
+        var builds: [String] = []
+        for n in lonely where !builds.contains(n.build) { builds.append(n.build) }
+        for b in builds { groups.append(GuestGroup(id: groups.count + 1, cells: lonely.filter { $0.build == b })) }
         return (groups, perRun)
     }
 
@@ -55,7 +58,23 @@ public struct GuestGroup: Hashable, Sendable {
         var w = cell.workload
         w.runtime = .seconds(0)
         w.ramp = .seconds(0)
-        return "\(w)|\(cell.hostIO.cache)|\(cell.hostIO.aio)"
+        return "\(w)|\(cell.hostIO.cache)|\(cell.hostIO.aio)|\(cell.build)"
+    }
+
+    /// The groups that differ only in their QEMU build (same cells by
+    /// `baseID`, in the same order), in matrix order: each family runs block
+    /// by block, one guest per build per block, so the per-block ratio
+    /// build/base pairs the builds as a shared guest pairs cells. A group
+    /// with no counterpart is a family of one.
+    public static func families(_ groups: [GuestGroup]) -> [[GuestGroup]] {
+        var keys: [[String]] = []
+        var members: [[String]: [GuestGroup]] = [:]
+        for g in groups {
+            let key = g.cells.map(\.baseID)
+            if members[key] == nil { keys.append(key) }
+            members[key, default: []].append(g)
+        }
+        return keys.compactMap { members[$0] }
     }
 
     /// The order of disk indices in `block` (1-based): a Fisher–Yates shuffle
@@ -64,6 +83,21 @@ public struct GuestGroup: Hashable, Sendable {
     public func order(block: Int, seed: UInt64) -> [Int] {
         var rng = SplitMix64(seed: seed ^ (UInt64(id) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(block) &* 0xD1B5_4A32_D192_ED03))
         var order = Array(cells.indices)
+        var i = order.count - 1
+        while i > 0 {
+            let j = Int(rng.next() % UInt64(i + 1))
+            order.swapAt(i, j)
+            i -= 1
+        }
+        return order
+    }
+
+    /// The order in which the builds of a family (indices `0..<builds`)
+    /// boot their guests for the batch starting at `batch`: a seeded
+    /// Fisher–Yates shuffle, so no build always runs first or last.
+    public static func buildOrder(batch: Int, builds: Int, seed: UInt64) -> [Int] {
+        var rng = SplitMix64(seed: seed ^ 0xA076_1D64_78BD_642F ^ (UInt64(batch) &* 0xE703_7ED1_A0B4_28DB))
+        var order = Array(0..<builds)
         var i = order.count - 1
         while i > 0 {
             let j = Int(rng.next() % UInt64(i + 1))

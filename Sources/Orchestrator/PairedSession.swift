@@ -59,25 +59,59 @@ public struct PairedSession: Sendable {
         do { log = try ResultsLog(path: resultsPath) } catch { throw .records(error) }
         var all: [RunRecord] = []
         var qemuWall = 0.0
-        var sequence = firstSequence
-        var guestNumber = (previous.compactMap { $0.slot?.guest }.max() ?? 0)
+        let sequence = SequenceCounter(next: firstSequence)
+        let guests = GuestCounter(last: previous.compactMap { $0.slot?.guest }.max() ?? 0)
         let started = ContinuousClock.now
-        for (gi, group) in groups.enumerated() {
+        let families = GuestGroup.families(groups)
+        var groupsLeft = groups.count
+        for family in families {
             if Task.isCancelled { break }
             let remaining = budget.seconds.map { max(0, $0 - Self.seconds(ContinuousClock.now - started)) }
             var groupBudget = budget
-            groupBudget.seconds = remaining.map { $0 / Double(groups.count - gi) }
-            let planner = SlotPlanner(
-                group: group, groups: groups.count, seed: seed, budget: groupBudget,
-                previous: previous.filter { $0.slot?.group == group.id }, firstSequence: sequence, log: log,
-                context: harness.context, precision: precision, progress: progress)
-            let (records, wall) = await runGroup(group, planner: planner, guestNumber: &guestNumber)
-            if let error = await planner.logError { throw error }
-            all += records
-            qemuWall += wall
-            sequence = await planner.sequence
+            // A family's share is its groups' shares: its guests take turns.
+            groupBudget.seconds = remaining.map { $0 / Double(groupsLeft) * Double(family.count) }
+            groupsLeft -= family.count
+            var planners: [SlotPlanner] = []
+            for group in family {
+                let planner = SlotPlanner(
+                    group: group, groups: groups.count, seed: seed, budget: groupBudget,
+                    previous: previous.filter { $0.slot?.group == group.id }, sequence: sequence, log: log,
+                    context: harness.context, precision: precision, progress: progress)
+                planners.append(planner)
+            }
+            let outcomes: [GroupOutcome]
+            if family.count == 1 {
+                outcomes = [await runGroup(family[0], planner: planners[0], guests: guests, turn: nil)]
+            } else {
+                // One guest per build per block, in a shuffled build order
+                // per block; images are removed only when every build is
+                // done, so no removal competes with another build's guest.
+                let turns = BuildTurns(members: family.count, seed: seed ^ UInt64(family[0].id))
+                let members = Array(zip(family, planners))
+                let runs = members.indices.map { i in
+                    let (group, planner) = members[i]
+                    return Task { [self] () async -> GroupOutcome in
+                        let outcome = await runGroup(group, planner: planner, guests: guests, turn: BuildTurn(turns: turns, member: i))
+                        await turns.finish(i)
+                        return outcome
+                    }
+                }
+                outcomes = await withTaskCancellationHandler {
+                    var out: [GroupOutcome] = []
+                    for r in runs { out.append(await r.value) }
+                    return out
+                } onCancel: {
+                    for r in runs { r.cancel() }
+                }
+            }
+            await ImageRemoval.remove(outcomes.flatMap(\.files))
+            for (planner, outcome) in zip(planners, outcomes) {
+                if let error = await planner.logError { throw error }
+                all += outcome.records
+                qemuWall += outcome.qemuWallSeconds
+            }
         }
-        return (all, qemuWall)
+        return (all.sorted { $0.sequence < $1.sequence }, qemuWall)
     }
 
     /// Runs `argv` steps; the first failure as text.
@@ -108,7 +142,24 @@ public struct PairedSession: Sendable {
     /// Blocks per guest when some cells need a fresh image per slot.
     static let blocksPerBatch = 4
 
-    func runGroup(_ group: GuestGroup, planner: SlotPlanner, guestNumber: inout Int) async -> ([RunRecord], Double) {
+    /// Blocks per guest for a build of a family: one, so every block pairs
+    /// the builds as closely in time as the cells within a guest (a boot
+    /// costs about 2 s of host time under TCG; `README`, A/B section).
+    static let blocksPerBuildGuest = 1
+
+    /// What a group's run leaves: its records, QEMU's wall time, and the
+    /// image files the caller removes (after every build of a family ran).
+    struct GroupOutcome: Sendable {
+        var records: [RunRecord]
+        var qemuWallSeconds: Double
+        var files: [String]
+    }
+
+    /// Runs one group's guests. With `turn` (a build of a family), each
+    /// guest runs `blocksPerBuildGuest` blocks and boots only when the
+    /// family's turn order says so; images stay until the caller removes
+    /// them (`GroupOutcome.files`).
+    func runGroup(_ group: GuestGroup, planner: SlotPlanner, guests: GuestCounter, turn: BuildTurn?) async -> GroupOutcome {
         var qemuWall = 0.0
         let context = harness.context
         let work = harness.workDirectory.path
@@ -119,11 +170,11 @@ public struct PairedSession: Sendable {
         var fixed: [Int: Int] = [:]
         var disks: [GuestDisk] = []
         var files: [String] = []
-        defer { for f in files where FileManager.default.fileExists(atPath: f) { try? FileManager.default.removeItem(atPath: f) } }
+        let qemuImg = context.qemuImg(for: group.cells[0])
         var perSlot: [Int] = []
         var backings: [Int: String] = [:]
         for (i, cell) in group.cells.enumerated() {
-            let prep = ImagePreparation(cell: cell, base: "\(work)/g\(group.id)-d\(i)")
+            let prep = ImagePreparation(cell: cell, base: "\(work)/g\(group.id)-d\(i)", qemuImg: qemuImg)
             if Isolation.needsImagePerSlot(cell) {
                 perSlot.append(i)
                 if let b = prep.backing {
@@ -131,7 +182,7 @@ public struct PairedSession: Sendable {
                     files.append(b)
                     if let failure = await prepare(Array(prep.commands.dropLast())) {
                         await planner.groupFailed("image preparation failed for \(cell.id): \(failure)")
-                        return (await planner.records, 0)
+                        return GroupOutcome(records: await planner.records, qemuWallSeconds: 0, files: files)
                     }
                     backings[i] = b
                 }
@@ -140,12 +191,15 @@ public struct PairedSession: Sendable {
             files += cell.kind == .null ? [] : prep.files
             if let failure = await prepare(prep.commands) {
                 await planner.groupFailed("image preparation failed for \(cell.id): \(failure)")
-                return (await planner.records, 0)
+                return GroupOutcome(records: await planner.records, qemuWallSeconds: 0, files: files)
             }
             fixed[i] = disks.count
             disks.append(Self.disk(cell, image: prep.image, backing: prep.backing))
         }
-        let batch = perSlot.isEmpty ? Int.max : max(1, min(Self.blocksPerBatch, (Self.maxDisks - disks.count) / perSlot.count))
+        let batched = !perSlot.isEmpty || turn != nil
+        let batch = perSlot.isEmpty
+            ? (turn == nil ? Int.max : Self.blocksPerBuildGuest)
+            : max(1, min(turn == nil ? Self.blocksPerBatch : Self.blocksPerBuildGuest, (Self.maxDisks - disks.count) / perSlot.count))
         let spec = group.cells[0].workload.guestSpec(diskSize: group.cells[0].geometry.diskSize, seed: seed)
         var failures = 0
         var batchFirst = 0
@@ -157,25 +211,26 @@ public struct PairedSession: Sendable {
             // per-slot images made anew.
             var guestDisks = disks
             var slotDisks: [Int: [Int: Int]] = [:]
-            if !perSlot.isEmpty {
+            if batched {
                 if newBatch {
                     guard let first = await planner.nextBatchStart() else { break }
                     batchFirst = first
+                    await turn?.acquire(batch: first)
+                    if Task.isCancelled { break }
                 }
                 let first = batchFirst
                 await ImageRemoval.remove(batchFiles)
                 batchFiles = []
-                for block in first..<(first + batch) {
+                for block in first..<(first + (perSlot.isEmpty ? 0 : batch)) {
                     for i in perSlot {
                         let cell = group.cells[i]
                         let image = "\(work)/g\(group.id)-d\(i)-b\(block).qcow2"
                         let step = ImagePreparation.ImageCommand.create(
-                            QemuImgCreate(path: image, kind: .qcow2, state: .fresh, geometry: cell.geometry, backingFile: backings[i]))
+                            QemuImgCreate(qemuImg: qemuImg, path: image, kind: .qcow2, state: .fresh, geometry: cell.geometry, backingFile: backings[i]))
                         batchFiles.append(image)
                         if let failure = await prepare([step]) {
                             await planner.groupFailed("image preparation failed for \(cell.id): \(failure)")
-                            await ImageRemoval.remove(batchFiles)
-                            return (await planner.records, qemuWall)
+                            return GroupOutcome(records: await planner.records, qemuWallSeconds: qemuWall, files: files + batchFiles)
                         }
                         slotDisks[i, default: [:]][block] = guestDisks.count
                         guestDisks.append(Self.disk(cell, image: image, backing: backings[i]))
@@ -183,7 +238,7 @@ public struct PairedSession: Sendable {
                 }
                 await planner.beginBatch(first: first, size: batch)
             }
-            guestNumber += 1
+            let guestNumber = await guests.next()
             let console = "\(work)/console-guest\(guestNumber).log"
             let socket = "\(work)/control-guest\(guestNumber).sock"
             defer {
@@ -194,6 +249,7 @@ public struct PairedSession: Sendable {
                 accel: context.accel.accel, kernel: context.kernel.vmlinuz, initrd: context.initramfs.path,
                 kernelParameters: [spec.kernelParameter, "qcb.ctl=\(ControlProtocol.guestPort):\(guestDisks.count)"] + context.extraKernelParameters,
                 disks: guestDisks, consolePath: console, controlSocket: socket)
+            command.qemu = context.qemu(for: group.cells[0])
             let tracer = trace == .off ? nil : SlotTracer(workDirectory: work, name: "guest\(guestNumber)")
             command.extraArguments = tracer?.argv ?? []
             await planner.startGuest(number: guestNumber, argv: command.argv, fixed: fixed, perBlock: slotDisks)
@@ -220,11 +276,11 @@ public struct PairedSession: Sendable {
                 newBatch = false
                 continue
             }
-            if perSlot.isEmpty { break }
+            if !batched { break }
             newBatch = true
+            await turn?.release()
         }
-        await ImageRemoval.remove(files + batchFiles)
-        return (await planner.records, qemuWall)
+        return GroupOutcome(records: await planner.records, qemuWallSeconds: qemuWall, files: files + batchFiles)
     }
 
     static func seconds(_ d: Duration) -> Double {
@@ -246,7 +302,9 @@ actor SlotPlanner {
     let started = ContinuousClock.now
 
     private(set) var records: [RunRecord] = []
-    private(set) var sequence: Int
+    /// Shared by every planner of a run: sequence numbers stay unique when
+    /// the guests of several builds take turns.
+    let sequence: SequenceCounter
     private(set) var logError: OrchestratorError?
     private var history: [RunRecord]
     private var done: Set<RunKey>
@@ -266,7 +324,7 @@ actor SlotPlanner {
     private var batchEnd = Int.max
 
     init(
-        group: GuestGroup, groups: Int, seed: UInt64, budget: BlockBudget, previous: [RunRecord], firstSequence: Int,
+        group: GuestGroup, groups: Int, seed: UInt64, budget: BlockBudget, previous: [RunRecord], sequence: SequenceCounter,
         log: ResultsLog, context: RunContext, precision: @escaping PairedSession.Precision, progress: @escaping @Sendable (RunRecord, PairedProgress) -> Void
     ) {
         self.group = group
@@ -277,7 +335,7 @@ actor SlotPlanner {
         self.context = context
         self.precision = precision
         self.progress = progress
-        sequence = firstSequence
+        self.sequence = sequence
         history = previous
         done = Set(previous.filter { $0.status == .ok }.map { RunKey(cellID: $0.cellID, repetition: $0.repetition) })
     }
@@ -398,7 +456,7 @@ actor SlotPlanner {
         }
         let failed = outcome.failure != nil || result == nil
         var record = RunRecord(
-            cell: cell, repetition: slot.block, sequence: sequence, attempt: slot.attempt, status: failed ? .failed : .ok,
+            cell: cell, repetition: slot.block, sequence: 0, attempt: slot.attempt, status: failed ? .failed : .ok,
             failure: outcome.failure, result: result, provenance: provenance(), prepSeconds: 0,
             wallSeconds: Double(outcome.result?.warmupMillis ?? 0) / 1000 + (outcome.result?.seconds ?? 0))
         record.hostBootMillis = bootMillis
@@ -418,7 +476,7 @@ actor SlotPlanner {
         guard let command = outcome.interruptedSlot, let slot = inFlight.removeValue(forKey: command.id) else { return }
         let cell = group.cells[slot.disk]
         var record = RunRecord(
-            cell: cell, repetition: slot.block, sequence: sequence, attempt: slot.attempt, status: .failed,
+            cell: cell, repetition: slot.block, sequence: 0, attempt: slot.attempt, status: .failed,
             failure: outcome.failure, consoleTail: outcome.consoleTail, stderrTail: outcome.stderrTail, result: nil,
             provenance: provenance(), prepSeconds: 0, wallSeconds: 0)
         record.slot = SlotInfo(
@@ -432,19 +490,19 @@ actor SlotPlanner {
         stopped = true
         for cell in group.cells {
             let record = RunRecord(
-                cell: cell, repetition: 1, sequence: sequence, status: .failed, failure: why, result: nil,
+                cell: cell, repetition: 1, sequence: 0, status: .failed, failure: why, result: nil,
                 provenance: provenance(), prepSeconds: 0, wallSeconds: 0)
             try? append(record)
         }
     }
 
-    private func append(_ record: RunRecord) throws(OrchestratorError) {
-        do { try log.append(record) } catch {
+    private func append(_ new: RunRecord) throws(OrchestratorError) {
+        let record: RunRecord
+        do { record = try sequence.append(new, to: log) } catch {
             logError = .records(error)
             stopped = true
             throw .records(error)
         }
-        sequence += 1
         records.append(record)
         let state = PairedProgress(
             group: group.id, groups: groups, block: record.repetition, position: record.slot?.position ?? 0,
@@ -455,15 +513,94 @@ actor SlotPlanner {
     }
 
     private func provenance() -> Provenance {
-        let c = context
-        var p = Provenance(
-            qemuVersion: c.host.qemuVersion, accel: c.accel.accel.rawValue, accelReason: c.accel.reason, guestKernel: c.kernel.version,
-            hostCPU: c.host.hostCPU, hostKernel: c.host.hostKernel, imageFilesystem: c.imageFilesystem,
-            gitRevision: c.host.gitRevision, matrixName: c.matrixName, matrixHash: c.matrixHash, seed: c.seed,
-            startedAt: BenchRunner.timestamp(), qemuCommandLine: argv)
-        p.shard = c.shard
-        return p
+        context.provenance(for: group.cells[0], argv: argv)
     }
+}
+
+/// Numbers guests across the groups of a run (records name their guest).
+actor GuestCounter {
+    private var last: Int
+    init(last: Int) { self.last = last }
+    func next() -> Int {
+        last += 1
+        return last
+    }
+}
+
+/// Hands out sequence numbers and appends records under one lock: the
+/// planners of a family's builds share one results log.
+final class SequenceCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next: Int
+    init(next: Int) { self.next = next }
+
+    func append(_ record: RunRecord, to log: ResultsLog) throws(RecordsError) -> RunRecord {
+        lock.lock()
+        defer { lock.unlock() }
+        var r = record
+        r.sequence = next
+        try log.append(r)
+        next += 1
+        return r
+    }
+}
+
+/// Which build's guest may run: the builds of a family take turns, batch
+/// by batch, in an order shuffled per batch (seeded). A turn is granted
+/// only when every unfinished build is waiting for one, so builds never
+/// overlap, image preparation never runs beside a measurement, and a
+/// build that stops early (`finish`) is skipped from then on.
+actor BuildTurns {
+    let members: Int
+    let seed: UInt64
+    private var waiting: [Int: (batch: Int, resume: CheckedContinuation<Void, Never>)] = [:]
+    private var finished: Set<Int> = []
+    private var holder: Int?
+
+    init(members: Int, seed: UInt64) {
+        self.members = members
+        self.seed = seed
+    }
+
+    func acquire(member: Int, batch: Int) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            waiting[member] = (batch, c)
+            grant()
+        }
+    }
+
+    func release(member: Int) {
+        if holder == member { holder = nil }
+        grant()
+    }
+
+    func finish(_ member: Int) {
+        finished.insert(member)
+        if holder == member { holder = nil }
+        if let w = waiting.removeValue(forKey: member) { w.resume.resume() }
+        grant()
+    }
+
+    private func grant() {
+        guard holder == nil, !waiting.isEmpty, waiting.count >= members - finished.count else { return }
+        let pick = waiting.min { a, b in
+            if a.value.batch != b.value.batch { return a.value.batch < b.value.batch }
+            let order = GuestGroup.buildOrder(batch: a.value.batch, builds: members, seed: seed)
+            return (order.firstIndex(of: a.key) ?? 0) < (order.firstIndex(of: b.key) ?? 0)
+        }
+        guard let (member, w) = pick else { return }
+        waiting.removeValue(forKey: member)
+        holder = member
+        w.resume.resume()
+    }
+}
+
+/// One build's handle on its family's `BuildTurns`.
+struct BuildTurn: Sendable {
+    let turns: BuildTurns
+    let member: Int
+    func acquire(batch: Int) async { await turns.acquire(member: member, batch: batch) }
+    func release() async { await turns.release(member: member) }
 }
 
 /// Removing images is part of a run's wall time, and on ext4 it grows with

@@ -18,6 +18,7 @@ public struct CellLabels: Hashable, Sendable {
         let sizes = Set(cells.map(\.geometry.diskSize)).count > 1
         let workloads = Set(cells.map(Self.workloadWithoutDriver)).count > 1
         let drivers = Set(cells.map(\.workload.driver)).count > 1
+        let builds = Set(cells.map(\.build)).count > 1
         for cell in cells {
             var parts: [String]
             switch cell.kind {
@@ -36,6 +37,8 @@ public struct CellLabels: Hashable, Sendable {
             if cell.kind != .qcow2 && workloads { parts.append("bs \(cell.workload.blockSize) qd \(cell.workload.iodepth)") }
             if cell.kind != .qcow2 && drivers { parts.append(cell.workload.driver.rawValue) }
             if parts.isEmpty { parts = ["qcow2"] }
+            // Several QEMU builds: the build leads, so a row says whose it is.
+            if builds { parts.insert(cell.build, at: 0) }
             labels[cell.id] = parts.joined(separator: " · ")
         }
         // Two cells may still read alike (a setting outside the dimensions):

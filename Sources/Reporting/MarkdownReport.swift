@@ -63,6 +63,7 @@ public func markdownReport(_ set: ResultSet, plotFile: String = "coverage.svg") 
     // something to show (not the "no series varies the L2 cache" notice).
     allCellsSection(set, plotFile: swept || !set.series.isEmpty ? nil : plotFile, into: &md)
     pairedSection(set, into: &md)
+    buildsSection(set, into: &md)
     cacheCounterSection(set, into: &md)
     phaseSection(set, into: &md)
     environmentSection(set, into: &md)

@@ -45,7 +45,7 @@ struct MatrixValidationTests {
             "m.toml: unknown key 'image.size' (allowed: disk_size, cluster_size, state, refcount_bits)")
         expectError(
             "[host]\nio = \"native\"",
-            "m.toml: unknown key 'host.io' (allowed: cache, aio)")
+            "m.toml: unknown key 'host.io' (allowed: cache, aio, qemu_build)")
         expectError(
             "[reference]\nnull_co = true",
             "m.toml: unknown key 'reference.null_co' (allowed: null, raw)")
@@ -69,6 +69,14 @@ struct MatrixValidationTests {
             l2_size = "64K"
             """,
             "m.toml: unknown key 'exclude[2].l2_size' (allowed: disk_size, cluster_size, state, refcount_bits, l2_cache_size, l2_cache_entry_size, refcount_cache_size, cache_clean_interval, cache_size, cache, aio)")
+        expectError(
+            """
+            [host]
+            qemu_build = ["base", "patched"]
+            [[exclude]]
+            qemu_build = "patched"
+            """,
+            "m.toml: exclude[1].qemu_build: invalid value \"patched\": an exclusion cannot name a build: every build runs every cell, so that each cell pairs across builds (allowed: disk_size, cluster_size, state, refcount_bits, l2_cache_size, l2_cache_entry_size, refcount_cache_size, cache_clean_interval, cache_size, cache, aio)")
     }
 
     @Test func excludeValuesAreCheckedLikeAxisValues() {

@@ -207,7 +207,9 @@ struct DiskFullTests {
             let cell = Cell(geometry: ImageGeometry(diskSize: .gib(64)), workload: Workload(ramp: .seconds(0), runtime: .seconds(1)))
             let record = await runner.run(PlannedRun(cell: cell, repetition: 1), sequence: 0)
             #expect(record.status == .failed)
-            #expect(record.failure?.hasPrefix("image preparation failed: qemu-img failed") == true, "\(record.failure ?? "")")
+            // The build's qemu-img runs by its absolute path (the system build's is found on PATH).
+            #expect(record.failure?.hasPrefix("image preparation failed: /") == true, "\(record.failure ?? "")")
+            #expect(record.failure?.contains("/qemu-img failed") == true, "\(record.failure ?? "")")
             #expect(record.failure?.contains("No space left on device") == true, "\(record.failure ?? "")")
             #expect(record.wallSeconds == 0, "QEMU must not start without an image")
         }

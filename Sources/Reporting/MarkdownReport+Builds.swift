@@ -1,0 +1,133 @@
+import BenchResults
+import BenchSpec
+import Foundation
+import Qcow2Geometry
+
+/// Two or more QEMU builds measured in one run (`--qemu-build`): per cell,
+/// the per-block ratio of each build's IOPS over the base build's in the
+/// same block. A build cannot share a guest with another, so each block
+/// boots one guest per build (in a shuffled order) and runs the cells in
+/// it; the block is the pairing unit, as it is for cells within a guest.
+public struct BuildComparison: Hashable, Sendable {
+    /// One build as its records describe it.
+    public struct Build: Hashable, Sendable {
+        public var name: String
+        /// `--version`, SHA-256 and path; nil for records that predate builds.
+        public var provenance: QemuBuildProvenance?
+        public var slots: Int
+    }
+
+    /// Base first, then the others in the order their first record was written.
+    public var builds: [Build] = []
+    public var base: String { builds.first?.name ?? QemuBuildName.system }
+    /// Per non-base build, per `Cell.baseID`: build over base, block by block.
+    public var ratios: [String: [String: PairedRatio]] = [:]
+    /// Per build, `Cell.baseID` to the cell ID the build ran it as.
+    public var cellIDs: [String: [String: String]] = [:]
+
+    /// Slot records only: builds are compared block by block. The base is
+    /// the records' `baseBuild`, else `system` if it ran, else the first build.
+    public init(records: [RunRecord]) {
+        let sorted = records.sorted { $0.sequence < $1.sequence }
+        var order: [String] = []
+        var info: [String: Build] = [:]
+        for r in sorted where r.slot != nil {
+            let name = r.cell.build
+            if info[name] == nil {
+                order.append(name)
+                info[name] = Build(name: name, provenance: r.provenance.qemuBuild, slots: 0)
+            }
+            if r.succeeded { info[name]?.slots += 1 }
+        }
+        guard order.count > 1 else { return }
+        let declared = sorted.lazy.compactMap(\.provenance.baseBuild).first
+        let base = declared.flatMap { order.contains($0) ? $0 : nil } ?? (order.contains(QemuBuildName.system) ? QemuBuildName.system : order[0])
+        order.removeAll { $0 == base }
+        builds = ([base] + order).compactMap { info[$0] }
+
+        var iops: [String: [String: [Int: Double]]] = [:]
+        for r in sorted where r.slot != nil && r.succeeded {
+            guard let result = r.result else { continue }
+            iops[r.cell.build, default: [:]][r.cell.baseID, default: [:]][r.repetition] = result.iops
+            cellIDs[r.cell.build, default: [:]][r.cell.baseID] = r.cellID
+        }
+        for b in order {
+            for (baseID, values) in iops[b] ?? [:] {
+                guard let ref = iops[base]?[baseID], let refID = cellIDs[base]?[baseID],
+                      let ratio = PairedRatio.make(values, over: ref, referenceCellID: refID) else { continue }
+                ratios[b, default: [:]][baseID] = ratio
+            }
+        }
+    }
+
+    /// `+7.9% (CI 4.1–11.8%)`, `-61.2% (CI -64.0% to -58.1%)`.
+    public static func changeText(_ r: PairedRatio) -> String {
+        func pct(_ x: Double) -> String { fixed((x - 1) * 100, 1) }
+        let change = (r.ratio >= 1 ? "+" : "") + pct(r.ratio) + "%"
+        if r.low >= 1 {
+            return "\(change) (CI \(pct(r.low))–\(pct(r.high))%)"
+        }
+        return "\(change) (CI \(pct(r.low))% to \(pct(r.high))%)"
+    }
+
+    /// One line per non-base build: "patched vs base: 128K +7.9% (CI
+    /// 4.1–11.8%), 2M no difference detected". Cells in `order` (baseIDs);
+    /// `label` names a cell without its build.
+    public func verdicts(order: [String], label: (String) -> String) -> [String] {
+        builds.dropFirst().map { b in
+            let parts = order.compactMap { id -> String? in
+                guard let r = ratios[b.name]?[id] else { return nil }
+                return r.differs ? "\(label(id)) \(Self.changeText(r))" : "\(label(id)) no difference detected"
+            }
+            return "\(b.name) vs \(base): " + (parts.isEmpty ? "no cell measured by both" : parts.joined(separator: ", "))
+        }
+    }
+}
+
+/// The builds table, and per cell the ratio build/base with its CI and a
+/// verdict per build; nothing when one build ran.
+func buildsSection(_ set: ResultSet, into md: inout MarkdownWriter) {
+    let cmp = BuildComparison(records: set.records)
+    guard cmp.builds.count > 1 else { return }
+    md.line("## QEMU builds")
+    md.blank()
+    md.line(
+        "Each block boots one guest per build, in a shuffled order, and runs every cell in it; a ratio is the geometric "
+            + "mean over blocks of the cell's IOPS under the build divided by its IOPS under the base build (\(cmp.base)) "
+            + "in the same block, with a 95% CI (t interval on the log ratios).")
+    md.blank()
+    md.table(
+        ["Build", "Role", "Version", "SHA-256", "Binary", "Slots"], ["l", "l", "l", "l", "l", "r"],
+        cmp.builds.map { b in
+            [
+                b.name, b.name == cmp.base ? "base" : "compared", b.provenance?.version ?? "-",
+                b.provenance.map { "`\($0.sha256.prefix(16))…`" } ?? "-", b.provenance.map { "`\($0.path)`" } ?? "-", "\(b.slots)",
+            ]
+        })
+    md.blank()
+    let shas = cmp.builds.compactMap { $0.provenance?.sha256 }
+    if Set(shas).count < shas.count {
+        md.line("Builds with the same SHA-256 are the same binary: their ratios are an A/A check, and their CIs must contain 1.")
+        md.blank()
+    }
+    // Cells in report order, named without their build.
+    let baseCells = set.cells.filter { $0.cell.build == cmp.base }
+    let labels = CellLabels(cells: baseCells.map(\.cell))
+    let order = baseCells.map(\.cell.baseID)
+    let idByBase = Dictionary(baseCells.map { ($0.cell.baseID, $0.cellID) }, uniquingKeysWith: { a, _ in a })
+    func label(_ baseID: String) -> String { idByBase[baseID].map(labels.label) ?? baseID }
+    var rows: [[String]] = []
+    for id in order {
+        for b in cmp.builds.dropFirst() {
+            guard let r = cmp.ratios[b.name]?[id] else { continue }
+            rows.append([
+                label(id), "\(b.name) / \(cmp.base)", ratioText(r), BuildComparison.changeText(r), "\(r.blocks)",
+                r.differs ? "differs" : "no difference detected",
+            ])
+        }
+    }
+    md.table(["Cell", "Builds", "IOPS ratio (CI95)", "Change", "Blocks", "Verdict"], ["l", "l", "r", "r", "r", "l"], rows)
+    md.blank()
+    for line in cmp.verdicts(order: order, label: label) { md.line("- " + line) }
+    md.blank()
+}

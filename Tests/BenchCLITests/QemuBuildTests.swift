@@ -1,0 +1,144 @@
+import BenchResults
+import BenchSpec
+import Foundation
+import Orchestrator
+import Testing
+
+/// Builds compared in one `--matrix` run, on real guests, with no second
+/// QEMU to build: `base` and `same` are the system qemu-system-x86_64 under
+/// two names (an A/A pair), `slow` is a wrapper that runs it with a TCG
+/// translation cache of 2 MiB (measured about 3x slower here). One run of
+/// three builds serves both tests, so the guests boot once: 3 blocks x 3
+/// builds = 9 guests of 3 cells, ramp 1 s, runtime 2 s.
+@Suite(.tags(.endToEnd), .serialized)
+struct QemuBuildTests {
+    /// The build section's rows and the run's records, read before the
+    /// run's directory is removed.
+    struct Outcome: Sendable {
+        var exitStatus: Int32?
+        var output: String
+        var report: String
+        var records: [RunRecord]
+        /// `Builds` column (`same / base`) to its rows: cell label, ratio, low, high.
+        var rows: [String: [(cell: String, ratio: Double, low: Double, high: Double)]]
+        var leftQemu: [pid_t]
+    }
+
+    static let outcome = Task { () async throws -> Outcome in try await runThreeBuilds() }
+
+    static func runThreeBuilds() async throws -> Outcome {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = dir + "/tmp"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        let qemu = try #require(ExecutableSearch.find("qemu-system-x86_64"), "qemu-system-x86_64 on PATH")
+        // A test fixture: rewrites `-accel tcg` to `-accel tcg,tb-size=2`,
+        // passing every other argument through as it came.
+        let wrapper = dir + "/slow-qemu"
+        try """
+            #!/bin/bash
+            args=()
+            for a in "$@"; do
+              if [ "$a" = tcg ]; then args+=("tcg,tb-size=2"); else args+=("$a"); fi
+            done
+            exec \(qemu) "${args[@]}"
+
+            """.write(toFile: wrapper, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper)
+        let file = dir + "/m.toml"
+        try """
+            name = "builds"
+            [workload]
+            ramp = "1s"
+            runtime = "2s"
+            repeat = 3
+            [image]
+            disk_size = ["1G"]
+            [cache]
+            l2_cache_size = ["16K", "default"]
+            [host]
+            qemu_build = ["base", "same", "slow"]
+            [reference]
+            null = true
+
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let out = dir + "/out"
+        let run = try await bench(
+            [
+                "--matrix", file, "--output", out, "--accel", "tcg",
+                "--qemu-build", "base=\(qemu)", "--qemu-build", "same=\(qemu)", "--qemu-build", "slow=\(wrapper)",
+                "--qemu-img-build", "slow=\(URL(fileURLWithPath: qemu).deletingLastPathComponent().path)/qemu-img",
+            ], tmpdir: tmp)
+        let report = (try? String(contentsOfFile: out + "/report.md", encoding: .utf8)) ?? ""
+        let records = (try? ResultsLog.read(path: out + "/results.jsonl")) ?? []
+        return Outcome(
+            exitStatus: exitCode(run), output: run.stdout + "\n" + run.stderr, report: report, records: records,
+            rows: buildRows(report), leftQemu: ReliabilityTests.leftovers(tmp).qemu)
+    }
+
+    /// `| L2 16K | same / base | 0.981 (0.902–1.067) | … |` rows of the
+    /// "QEMU builds" section.
+    static func buildRows(_ report: String) -> [String: [(cell: String, ratio: Double, low: Double, high: Double)]] {
+        guard let start = report.range(of: "## QEMU builds") else { return [:] }
+        var out: [String: [(cell: String, ratio: Double, low: Double, high: Double)]] = [:]
+        for line in report[start.upperBound...].split(separator: "\n") {
+            if line.hasPrefix("## ") { break }
+            let cols = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cols.count >= 3, cols[1].contains(" / ") else { continue }
+            // "0.981 (0.902–1.067)"
+            let parts = cols[2].split(whereSeparator: { " ()–".contains($0) }).compactMap { Double($0) }
+            guard parts.count == 3 else { continue }
+            out[cols[1], default: []].append((cols[0], parts[0], parts[1], parts[2]))
+        }
+        return out
+    }
+
+    static func show(_ rows: [(cell: String, ratio: Double, low: Double, high: Double)]) -> String {
+        rows.map { "\($0.cell): \($0.ratio) (\($0.low)–\($0.high))" }.joined(separator: "; ")
+    }
+
+    @Test func runsEveryBuildInEveryBlockWithItsProvenance() async throws {
+        let o = try await Self.outcome.value
+        #expect(o.exitStatus == 0, "\(o.output)")
+        // 3 cells x 3 builds x 3 blocks.
+        #expect(o.records.count == 27, "\(o.output)")
+        #expect(o.records.allSatisfy { $0.status == .ok }, "\(o.records.compactMap(\.failure))")
+        for build in ["base", "same", "slow"] {
+            let mine = o.records.filter { $0.cell.build == build }
+            #expect(mine.count == 9, "\(build)")
+            #expect(Set(mine.map(\.repetition)) == [1, 2, 3], "\(build) runs in every block")
+            #expect(mine.allSatisfy { $0.provenance.qemuBuild?.name == build && $0.provenance.qemuBuild?.sha256.count == 64 })
+            #expect(mine.allSatisfy { $0.provenance.baseBuild == "base" })
+        }
+        let sha = { (b: String) in o.records.first { $0.cell.build == b }?.provenance.qemuBuild?.sha256 }
+        #expect(sha("base") == sha("same") && sha("base") != sha("slow"), "the wrapper is hashed, not the binary it runs")
+        #expect(o.report.contains("## QEMU builds"), "\(o.report)")
+        #expect(o.report.contains("their ratios are an A/A check"))
+        #expect(o.leftQemu.isEmpty)
+    }
+
+    /// The same binary under two names: no difference may be detected.
+    @Test func aaPairRatioCIContainsOne() async throws {
+        let o = try await Self.outcome.value
+        let rows = o.rows["same / base"] ?? []
+        print("A/A same / base: \(Self.show(rows))")
+        #expect(rows.count == 3, "one row per cell: \(o.report)")
+        for r in rows {
+            #expect(r.low <= 1 && r.high >= 1, "A/A \(r.cell): \(r.ratio) (\(r.low)–\(r.high)) must contain 1")
+        }
+        #expect(o.report.contains("same vs base: "), "\(o.report)")
+    }
+
+    /// A 2 MiB translation cache slows every cell: each ratio below 1 with
+    /// its whole CI.
+    @Test func slowBuildIsSignificantlySlower() async throws {
+        let o = try await Self.outcome.value
+        let rows = o.rows["slow / base"] ?? []
+        print("slow / base: \(Self.show(rows))")
+        #expect(rows.count == 3, "one row per cell: \(o.report)")
+        for r in rows {
+            #expect(r.high < 1, "slow \(r.cell): \(r.ratio) (\(r.low)–\(r.high)) must exclude 1, below it")
+        }
+        #expect(o.report.contains("| slow / base |") && o.report.contains("differs"), "\(o.report)")
+    }
+}
