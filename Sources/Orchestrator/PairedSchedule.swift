@@ -82,7 +82,12 @@ public struct GuestGroup: Hashable, Sendable {
     /// out here so the order a seed gives never depends on the toolchain.
     public func order(block: Int, seed: UInt64) -> [Int] {
         var rng = SplitMix64(seed: seed ^ (UInt64(id) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(block) &* 0xD1B5_4A32_D192_ED03))
-        var order = Array(cells.indices)
+        return Self.shuffled(cells.count, &rng)
+    }
+
+    /// `0..<count` in a Fisher–Yates order drawn from `rng`.
+    static func shuffled(_ count: Int, _ rng: inout SplitMix64) -> [Int] {
+        var order = Array(0..<count)
         var i = order.count - 1
         while i > 0 {
             let j = Int(rng.next() % UInt64(i + 1))
@@ -97,14 +102,7 @@ public struct GuestGroup: Hashable, Sendable {
     /// Fisher–Yates shuffle, so no build always runs first or last.
     public static func buildOrder(batch: Int, builds: Int, seed: UInt64) -> [Int] {
         var rng = SplitMix64(seed: seed ^ 0xA076_1D64_78BD_642F ^ (UInt64(batch) &* 0xE703_7ED1_A0B4_28DB))
-        var order = Array(0..<builds)
-        var i = order.count - 1
-        while i > 0 {
-            let j = Int(rng.next() % UInt64(i + 1))
-            order.swapAt(i, j)
-            i -= 1
-        }
-        return order
+        return shuffled(builds, &rng)
     }
 
     /// The guest's offset seed for one slot: distinct per cell and block, so
