@@ -319,29 +319,31 @@ struct Calibration {
     /// and a plain warning when a driver is bound by that ceiling: its
     /// cells then differ less than qcow2 makes them, and a sweep's
     /// direction and knee from that driver say little.
+    /// `driver`'s null-co mean IOPS and each qcow2 cell's mean as a fraction
+    /// of it; nil without a null-co figure or any qcow2 cell.
+    func ceilingFractions(_ driver: GuestDriver) -> (ceiling: Double, fractions: [Double])? {
+        guard let null = disks.first(where: { $0.kind == .null }), let ceiling = iops(null, driver), ceiling.mean > 0 else { return nil }
+        let fractions = disks.filter { $0.kind == .qcow2 }.compactMap { iops($0, driver).map { $0.mean / ceiling.mean } }
+        return fractions.isEmpty ? nil : (ceiling.mean, fractions)
+    }
+
     /// True when `driver`'s fastest qcow2 cell reaches `ceilingFraction` of
     /// its null-co figure; nil without both.
     func boundByCeiling(_ driver: GuestDriver) -> Bool? {
-        guard let null = disks.first(where: { $0.kind == .null }), let ceiling = iops(null, driver), ceiling.mean > 0 else { return nil }
-        let top = disks.filter { $0.kind == .qcow2 }.compactMap { iops($0, driver).map { $0.mean / ceiling.mean } }.max()
-        return top.map { $0 >= Self.ceilingFraction }
+        ceilingFractions(driver).map { ($0.fractions.max() ?? 0) >= Self.ceilingFraction }
     }
 
     func ceilingText() -> [String] {
-        guard let null = disks.first(where: { $0.kind == .null }) else { return [] }
-        let qcow2 = disks.filter { $0.kind == .qcow2 }
-        guard !qcow2.isEmpty else { return [] }
+        guard disks.contains(where: { $0.kind == .null }), disks.contains(where: { $0.kind == .qcow2 }) else { return [] }
         var out = ["", "each driver's qcow2 cells against its own null-co ceiling"]
         for driver in GuestDriver.allCases {
-            guard let ceiling = iops(null, driver), ceiling.mean > 0 else { continue }
-            let fractions = qcow2.compactMap { iops($0, driver).map { $0.mean / ceiling.mean } }
-            guard let top = fractions.max() else { continue }
+            guard let (ceiling, fractions) = ceilingFractions(driver), let top = fractions.max() else { continue }
             let list = fractions.map { String(format: "%.2f", $0) }.joined(separator: "  ")
             let verdict = top >= Self.ceilingFraction
                 ? String(
                     format: "bound by its own ceiling: its fastest qcow2 cell reaches %.0f%% of what it does with no storage at all (%.0f IOPS), so it measures its own guest CPU there and compresses the differences between cells",
-                    top * 100, ceiling.mean)
-                : String(format: "below its ceiling (%.0f IOPS) everywhere: the cells measure qcow2", ceiling.mean)
+                    top * 100, ceiling)
+                : String(format: "below its ceiling (%.0f IOPS) everywhere: the cells measure qcow2", ceiling)
             out.append("  \(driver.rawValue): \(list);  \(verdict)")
         }
         return out
