@@ -34,6 +34,7 @@ struct CalibrateCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Also append every run's record to this file (JSON lines, as results.jsonl).", valueName: "file"))
     var records: String?
     @OptionGroup var guest: GuestOptions
+    @OptionGroup var qemuBuilds: QemuBuildOptions
 
     static let runRange = 2...100
 
@@ -49,12 +50,20 @@ struct CalibrateCommand: AsyncParsableCommand {
                 InvalidValue(field: "--runs", value: "\(runs)", rule: "must be from \(Self.runRange.lowerBound) to \(Self.runRange.upperBound)")
                     .description)
         }
-        let cells = cells(try workload())
+        let cells = cells(try workload(), build: try qemuBuilds.single(command: "calibrate"))
         for cell in cells { try parsed { () throws(InvalidValue) in try cell.validate(spelling: .commandLine) } }
         if let refusal = DiskFootprint.refusal(cells: cells, diskField: "--sweep") { throw ValidationError(refusal) }
     }
 
     /// The disks measured, native workload; each is also run with fio.
+    func cells(_ w: Workload, build: String) -> [Cell] {
+        cells(w).map { c in
+            var c = c
+            c.build = build
+            return c
+        }
+    }
+
     func cells(_ w: Workload) -> [Cell] {
         if sweep {
             // null-co first: each driver's own ceiling, so a driver that
@@ -75,11 +84,14 @@ struct CalibrateCommand: AsyncParsableCommand {
         let native = try workload()
         var fio = native
         fio.driver = .fio
-        let disks = cells(native)
+        let build = try qemuBuilds.single(command: "calibrate")
+        let disks = cells(native, build: build)
         let progress = ProgressReporter()
 
         // Set up before the records file is opened: bad input writes nothing.
-        let harnesses = try await HarnessSetup.start(guest: guest, name: "calibrate", hash: "-", seed: seed, drivers: [.native, .fio])
+        let builds = try await qemuBuilds.resolve([build])
+        let harnesses = try await HarnessSetup.start(
+            guest: guest, name: "calibrate", hash: "-", seed: seed, drivers: [.native, .fio], builds: builds)
         guard let base = harnesses[.native], let fioHarness = harnesses[.fio] else { throw fail("internal: no harness", code: 1) }
         let harness = base
         let log: ResultsLog?
@@ -186,11 +198,18 @@ struct Calibration {
         }
     }
 
+    /// `; QEMU build patched (QEMU emulator version 9.1.0, sha256 3f2a…)`; empty for the system QEMU.
+    var buildText: String {
+        guard let build = disks.first?.build, build != QemuBuildName.system else { return "" }
+        let p = records.lazy.compactMap(\.provenance.qemuBuild).first
+        return "; QEMU build \(build)" + (p.map { " (\($0.version), sha256 \($0.sha256.prefix(12))…)" } ?? "")
+    }
+
     func text(wallSeconds: Double) -> String {
         var out: [String] = []
         out.append(
             "calibrate: \(workload.blockSize) random writes, qd \(workload.iodepth), ramp \(workload.ramp), runtime \(workload.runtime); "
-                + "\(runs) runs per driver and disk, alternating native/fio; accel \(accel)")
+                + "\(runs) runs per driver and disk, alternating native/fio; accel \(accel)" + buildText)
         for disk in disks {
             out.append("")
             out.append(Self.label(disk))

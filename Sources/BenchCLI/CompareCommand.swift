@@ -19,33 +19,85 @@ struct CompareCommand: AsyncParsableCommand {
             larger than --threshold. Different environments (QEMU, accelerator, host CPU, kernels, file system) \
             are shown as a warning first.
 
+            Two QEMU builds: `bench compare DIR --builds base,patched` compares the builds measured in one run \
+            (`bench --matrix --qemu-build base=… --qemu-build patched=…`), gated on each cell's per-block build ratio \
+            (paired t-test). Two directories that each ran one build, under different names, are matched by \
+            configuration without the build name, as across nights.
+
             Exit status: 0 no regression, 1 a regression, 2 bad input.
             """)
 
     @Argument(help: ArgumentHelp("Baseline results directory (or its results.jsonl).", valueName: "baseline"))
     var baseline: String
 
-    @Argument(help: ArgumentHelp("Current results directory (or its results.jsonl).", valueName: "current"))
-    var current: String
+    @Argument(help: ArgumentHelp("Current results directory (or its results.jsonl); not with --builds.", valueName: "current"))
+    var current: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Compare two QEMU builds measured in one results directory (the only one given): the base, then the compared build.",
+            valueName: "base,compared"))
+    var builds: String?
 
     @OptionGroup var gate: GateOptions
 
     @Flag(help: "Print the comparison as JSON instead of Markdown.")
     var json = false
 
-    func validate() throws { _ = try gate.criteria() }
+    func validate() throws {
+        _ = try gate.criteria()
+        if let builds {
+            _ = try buildPair(builds)
+            if let current {
+                throw ValidationError(
+                    "current: invalid value \"\(current)\": with --builds give one results directory, the run that measured both builds")
+            }
+        } else if current == nil {
+            throw ValidationError("current: missing: give BASELINE and CURRENT, or one directory with --builds BASE,COMPARED")
+        }
+    }
+
+    /// `base,patched` as two names.
+    func buildPair(_ text: String) throws -> (base: String, compared: String) {
+        let names = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard names.count == 2, names.allSatisfy({ !$0.isEmpty }) else {
+            throw ValidationError(BuildComparisonError.notTwo(given: text).description)
+        }
+        guard names[0] != names[1] else { throw ValidationError(BuildComparisonError.same(name: names[0]).description) }
+        return (names[0], names[1])
+    }
 
     func run() async throws {
         let criteria = try gate.criteria()
-        let baselineSet = try ResultsInput.load(baseline)
-        let currentSet = try ResultsInput.load(current)
-        let comparison = compareResults(
-            baseline: baselineSet, current: currentSet, criteria: criteria, baselineSource: baseline,
-            currentSource: current)
-        guard !comparison.cells.isEmpty else {
-            throw fail(
-                "\(baseline) and \(current) have no cell in common (\(comparison.onlyInBaseline.count) vs \(comparison.onlyInCurrent.count) cells): nothing to compare",
-                code: 2)
+        let comparison: Comparison
+        if let builds {
+            let pair = try buildPair(builds)
+            let set = try ResultsInput.load(baseline)
+            do {
+                comparison = try compareBuilds(set, base: pair.base, compared: pair.compared, criteria: criteria, source: baseline)
+            } catch { throw fail(error.description, code: 2) }
+            guard !comparison.cells.isEmpty else {
+                throw fail("\(baseline): builds \(pair.base) and \(pair.compared) measured no cell in common: nothing to compare", code: 2)
+            }
+        } else {
+            let current = current ?? ""
+            var baselineSet = try ResultsInput.load(baseline)
+            var currentSet = try ResultsInput.load(current)
+            // One build on each side, under different names (base one night,
+            // patched the next): the same configurations, so match them.
+            let b = baselineSet.buildNames, c = currentSet.buildNames
+            if b.count == 1, c.count == 1, b != c {
+                baselineSet = baselineSet.withoutBuilds
+                currentSet = currentSet.withoutBuilds
+            }
+            comparison = compareResults(
+                baseline: baselineSet, current: currentSet, criteria: criteria, baselineSource: baseline,
+                currentSource: current)
+            guard !comparison.cells.isEmpty else {
+                throw fail(
+                    "\(baseline) and \(current) have no cell in common (\(comparison.onlyInBaseline.count) vs \(comparison.onlyInCurrent.count) cells): nothing to compare",
+                    code: 2)
+            }
         }
         if json {
             let encoder = JSONEncoder()

@@ -73,6 +73,20 @@ struct QemuBuildOptions: ParsableArguments {
         }
     }
 
+    /// The one build of a command that measures a single build (`run`,
+    /// `calibrate`): the `--qemu-build` given, or `system`. Two or more are
+    /// refused: builds are compared, paired block by block, with `--matrix`.
+    func single(command: String) throws -> String {
+        let names = try names()
+        guard names.count == 1 else {
+            throw ValidationError(
+                InvalidValueText.line(
+                    field: "--qemu-build", value: builds.joined(separator: " "),
+                    rule: "bench \(command) measures one build; give one, or compare builds with bench --matrix --qemu-build A=PATH --qemu-build B=PATH"))
+        }
+        return names[0]
+    }
+
     /// The names a command runs: the `--qemu-build` names in order, or
     /// `system` when none was given.
     func names() throws -> [String] {
@@ -102,6 +116,14 @@ struct QemuBuildOptions: ParsableArguments {
                     field: "--qemu-build", value: name,
                     rule: "the matrix's host.qemu_build does not list it (\(matrix.qemuBuilds.joined(separator: ", "))); remove it or add it to the file"))
         }
+    }
+
+    /// Checks and identifies one build, with its error as a value (for
+    /// `doctor`, which reports rather than stops).
+    func check(_ name: String) async -> Result<QemuBuild, QemuBuildError> {
+        let path = (try? given())?.first { $0.name == name }?.path
+        let image = (try? givenImages())?[name]
+        do { return .success(try await QemuBuild.resolve(name: name, qemu: path, qemuImg: image)) } catch { return .failure(error) }
     }
 
     /// Checks and identifies the builds `names` (version, hash): the first

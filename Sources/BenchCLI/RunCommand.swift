@@ -36,6 +36,7 @@ struct RunCommand: AsyncParsableCommand {
     var driver: DriverChoice = .native
     @Flag(help: "Print the JSON record instead of a summary.") var json = false
     @OptionGroup var guest: GuestOptions
+    @OptionGroup var qemuBuilds: QemuBuildOptions
 
     /// Parsed form of the options; filled in `validate()` so `run()` only runs.
     struct Parsed {
@@ -65,7 +66,8 @@ struct RunCommand: AsyncParsableCommand {
                     try WorkloadPhase.parseList(list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, field: "--phases")
                 }
             } ?? [])
-        let cell = Cell(kind: disk.kind, state: imageState.state, geometry: geometry, cache: cache, workload: workload)
+        var cell = Cell(kind: disk.kind, state: imageState.state, geometry: geometry, cache: cache, workload: workload)
+        cell.build = try qemuBuilds.single(command: "run")
         try parsed { () throws(InvalidValue) in try cell.validate(spelling: .commandLine) }
         return Parsed(cell: cell)
     }
@@ -77,9 +79,12 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let cell = try parse().cell
+        // The build is checked (runs, is QEMU, a version the model knows)
+        // before anything starts: a bad one is bad input, exit 2.
+        let builds = try await qemuBuilds.resolve([cell.build])
         // Ctrl-C during setup also stops cleanly and exits 130 (HarnessSetup).
         let harnesses = try await HarnessSetup.start(
-            guest: guest, name: "bench-run", hash: "-", seed: seed, drivers: [cell.workload.driver])
+            guest: guest, name: "bench-run", hash: "-", seed: seed, drivers: [cell.workload.driver], builds: builds)
         guard let ready = harnesses[cell.workload.driver] else { throw fail("internal: no harness", code: 1) }
         let task = Task { () async -> RunRecord in
             await ready.runner.run(PlannedRun(cell: cell, repetition: 1), sequence: 0)

@@ -103,3 +103,23 @@ public struct AccelProbe: Sendable {
         return AccelDecision(accel: .tcg, reason: "KVM probe failed after \(seconds) s: QEMU said: \(said ?? "")")
     }
 }
+
+extension AccelProbe {
+    /// Boots the real guest with `qemu` (a build's binary) under `accel` on a
+    /// small null disk, to the driver's ready marker: `bench doctor
+    /// --qemu-build` checks that a build can run the harness's guest before
+    /// a matrix depends on it. Nil when it booted; otherwise why not, one line.
+    public func bootProblem(qemu: String, accel: Accelerator, workDirectory: WorkDirectory) async -> (seconds: Double, problem: String?) {
+        let spec = WorkloadSpec(blockSize: 4096, iodepth: 1, rampMillis: 0, runtimeMillis: 100, spanBytes: 0, seed: 1)
+        var cmd = QemuCommand(
+            accel: accel, kernel: kernel.vmlinuz, initrd: initramfs.path, kernelParameters: [spec.kernelParameter],
+            disk: .null(size: .mib(64)), consolePath: workDirectory.path + "/boot-check-console.log")
+        cmd.qemu = qemu
+        let deadline = Duration.seconds(accel == .kvm ? 15 : 90)
+        let outcome = await launcher.run(cmd, workDirectory: workDirectory.path, deadline: deadline, stopAtReady: true)
+        if outcome.reachedDriver { return (outcome.wallSeconds, nil) }
+        let said = outcome.stderrTail.last { !$0.contains("terminating on signal") }
+        let why = outcome.failure ?? "exited before the guest driver was ready"
+        return (outcome.wallSeconds, why + (said.map { "; QEMU said: \($0)" } ?? ""))
+    }
+}

@@ -40,16 +40,29 @@ public func comparisonMarkdown(_ c: Comparison) -> String {
     }
     md.blank()
     let criteria = c.criteria
-    md.line(
-        "A change is flagged when it is significant at \(confidenceText(criteria)) confidence after Holm–Bonferroni "
-            + "over every gated test, and larger than \(fixed(criteria.thresholdPercent, 1))% of the baseline: lower IOPS "
-            + "or paired ratio, or higher p99 latency, is a regression. Cells measured in shared guests on both sides are "
-            + "gated on their *paired ratio* (IOPS over the series reference's in the same block; Welch's t-test on the "
-            + "per-block log ratios), which does not move with the runner's speed; their absolute IOPS and p99 are shown, "
-            + "not gated. Other cells: Welch's t-test with at least \(RegressionCriteria.welchMinimumRuns) runs on both "
-            + "sides, the exact Mann–Whitney U test when a side has 2, none with 1. The null-co control is never gated. "
-            + "*MDE* is the smallest change the test would detect with 80% power at that family-wise level.")
-    md.blank()
+    if let builds = c.builds, builds.count == 2 {
+        md.line(
+            "QEMU build \(code(builds[1])) against the base build \(code(builds[0])), measured in one run: each block booted one "
+                + "guest per build and ran every cell in it. A cell's *build ratio* is its IOPS under \(code(builds[1])) over its "
+                + "IOPS under \(code(builds[0])) in the same block (geometric mean over blocks; paired t-test on the per-block "
+                + "log ratios). A change is flagged when it is significant at \(confidenceText(criteria)) confidence after "
+                + "Holm–Bonferroni over every gated test, and larger than \(fixed(criteria.thresholdPercent, 1))%: a lower "
+                + "build ratio is a regression. The null-co cell is gated too: a build can slow the I/O path without qcow2. "
+                + "Cells that ran a guest per run have no blocks to pair and are gated on IOPS and p99 (Welch). "
+                + "*MDE* is the smallest change the test would detect with 80% power at that family-wise level.")
+        md.blank()
+    } else {
+        md.line(
+            "A change is flagged when it is significant at \(confidenceText(criteria)) confidence after Holm–Bonferroni "
+                + "over every gated test, and larger than \(fixed(criteria.thresholdPercent, 1))% of the baseline: lower IOPS "
+                + "or paired ratio, or higher p99 latency, is a regression. Cells measured in shared guests on both sides are "
+                + "gated on their *paired ratio* (IOPS over the series reference's in the same block; Welch's t-test on the "
+                + "per-block log ratios), which does not move with the runner's speed; their absolute IOPS and p99 are shown, "
+                + "not gated. Other cells: Welch's t-test with at least \(RegressionCriteria.welchMinimumRuns) runs on both "
+                + "sides, the exact Mann–Whitney U test when a side has 2, none with 1. The null-co control is never gated. "
+                + "*MDE* is the smallest change the test would detect with 80% power at that family-wise level.")
+        md.blank()
+    }
     if c.cells.isEmpty {
         md.line("No cell is in both result sets: nothing was compared.")
         md.blank()
@@ -151,6 +164,10 @@ private func signedPercent(_ value: Double) -> String {
 /// Holm-adjusted p-value when the metric was gated.
 private func pText(_ m: MetricComparison) -> String {
     guard let p = m.adjustedPValue ?? m.pValue, let test = m.test else { return "-" }
-    let name = test == .welch ? "Welch" : "MWU"
+    let name = switch test {
+    case .welch: "Welch"
+    case .mannWhitney: "MWU"
+    case .pairedT: "paired t"
+    }
     return (p < 0.0001 ? "<0.0001" : fixed(p, 4)) + " (\(name))"
 }

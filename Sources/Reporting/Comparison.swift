@@ -41,13 +41,17 @@ public enum ComparedMetric: String, Hashable, Sendable, Codable {
     /// per-block log ratios, so it stays comparable between runners of
     /// different speed. Lower is a regression.
     case pairedRatio = "paired_ratio"
+    /// A cell's IOPS under the compared QEMU build over its IOPS under the
+    /// base build in the same block (`bench compare DIR --builds`): tested
+    /// on the per-block log ratios with a paired t-test. Lower is a regression.
+    case buildRatio = "build_ratio"
 
     var higherIsBetter: Bool { self != .latencyP99 }
 
     /// The run's value of this metric.
     func value(_ result: GuestResult) -> Double {
         switch self {
-        case .iops, .pairedRatio: result.iops
+        case .iops, .pairedRatio, .buildRatio: result.iops
         case .latencyP99: result.latency.p99Us
         }
     }
@@ -57,6 +61,7 @@ public enum ComparedMetric: String, Hashable, Sendable, Codable {
         case .iops: "IOPS"
         case .latencyP99: "p99"
         case .pairedRatio: "ratio"
+        case .buildRatio: "build ratio"
         }
     }
 }
@@ -176,13 +181,16 @@ public struct Comparison: Hashable, Sendable, Codable {
     public let current: ComparisonSide
     /// Provenance fields that differ: the comparison is then about the
     /// environment as much as the code.
-    public let environmentDifferences: [EnvironmentDifference]
+    public internal(set) var environmentDifferences: [EnvironmentDifference]
     /// Cells on both sides, by verdict (regressions first), then in the
     /// current set's cell order (`ResultSet.cells`).
     public let cells: [CellComparison]
     /// Cell IDs on one side only, in that side's cell order: listed, not compared.
     public let onlyInBaseline: [String]
     public let onlyInCurrent: [String]
+    /// Set by `compareBuilds`: the base build and the compared one, both
+    /// measured in one results directory, paired block by block.
+    public var builds: [String]? = nil
 
     /// Cells with a significant regression beyond the threshold.
     public var regressions: [CellComparison] { cells.filter { $0.verdict == .regression } }
@@ -210,6 +218,29 @@ public func compareResults(
     baseline: ResultSet, current: ResultSet, criteria: RegressionCriteria = RegressionCriteria(),
     baselineSource: String = "baseline", currentSource: String = "current"
 ) -> Comparison {
+    // Against the series reference; a reference itself against null-co.
+    let pb = baseline.paired, pc = current.paired
+    return compareSets(
+        baseline: baseline, current: current, criteria: criteria, baselineSource: baselineSource, currentSource: currentSource,
+        gateControl: false
+    ) { id in
+        guard let lb = pb.logRatiosVsReference[id] ?? pb.logRatiosVsNull[id],
+              let lc = pc.logRatiosVsReference[id] ?? pc.logRatiosVsNull[id] else { return nil }
+        return comparePairedRatio(baseline: lb, current: lc, criteria: criteria)
+    }
+}
+
+/// The comparison both modes share: per cell on both sides, Welch (or the
+/// rank test) on IOPS and p99; where `ratio` gives a paired metric, that is
+/// the gate and the absolute figures are shown ungated. Then Holm over every
+/// gated test, and the verdicts.
+/// - Parameter gateControl: whether null-co cells are gated (between builds
+///   they are: a build can slow the path without qcow2; between nights they
+///   are the control of the runner's speed).
+func compareSets(
+    baseline: ResultSet, current: ResultSet, criteria: RegressionCriteria, baselineSource: String, currentSource: String,
+    gateControl: Bool, builds: [String]? = nil, ratio: (String) -> MetricComparison?
+) -> Comparison {
     let baselineIDs = Set(baseline.cells.map(\.cellID))
     let currentIDs = Set(current.cells.map(\.cellID))
     let baselineRuns = successfulResults(baseline)
@@ -220,17 +251,13 @@ public func compareResults(
         let c = currentRuns[cell.cellID] ?? []
         var iops = compareMetric(.iops, baseline: b, current: c, criteria: criteria)
         var p99 = compareMetric(.latencyP99, baseline: b, current: c, criteria: criteria)
-        var ratio: MetricComparison?
-        // Against the series reference; a reference itself against null-co.
-        let pb = baseline.paired, pc = current.paired
-        if let lb = pb.logRatiosVsReference[cell.cellID] ?? pb.logRatiosVsNull[cell.cellID],
-           let lc = pc.logRatiosVsReference[cell.cellID] ?? pc.logRatiosVsNull[cell.cellID] {
-            ratio = comparePairedRatio(baseline: lb, current: lc, criteria: criteria)
+        let paired = ratio(cell.cellID)
+        if paired != nil {
             iops.gated = false
             p99.gated = false
         }
-        var comparison = CellComparison(cellID: cell.cellID, verdict: .untested, iops: iops, latencyP99: p99, pairedRatio: ratio)
-        if cell.kind == .null {
+        var comparison = CellComparison(cellID: cell.cellID, verdict: .untested, iops: iops, latencyP99: p99, pairedRatio: paired)
+        if cell.kind == .null && !gateControl {
             comparison.gated = false
             comparison.ungatedBecause = "the null-co control: its moves are reported, not gated"
         } else if let why = workloadDifference(cell.cellID, baseline: baseline, current: current) {
@@ -249,7 +276,8 @@ public func compareResults(
         environmentDifferences: environmentDifferences(baseline: baseline, current: current),
         cells: compared.map(\.cell),
         onlyInBaseline: baseline.cells.map(\.cellID).filter { !currentIDs.contains($0) },
-        onlyInCurrent: current.cells.map(\.cellID).filter { !baselineIDs.contains($0) })
+        onlyInCurrent: current.cells.map(\.cellID).filter { !baselineIDs.contains($0) },
+        builds: builds)
 }
 
 /// Results of the successful runs per cell ID, in run order.
@@ -327,7 +355,7 @@ func applyHolm(_ cells: inout [(order: Int, cell: CellComparison)], criteria: Re
             }
             if let t = metric.statistic, t != 0, t.isFinite, let change = metric.changePercent {
                 // SE of the (log) difference = |difference| / |t|.
-                let difference = metric.metric == .pairedRatio ? log(1 + change / 100) : change / 100
+                let difference = metric.metric == .pairedRatio || metric.metric == .buildRatio ? log(1 + change / 100) : change / 100
                 let se = abs(difference / t)
                 metric.minimumDetectablePercent = finite((zAlpha + zPower) * se * 100)
             }
@@ -463,6 +491,7 @@ private func distinctSorted(_ values: [String]) -> [String] { Array(Set(values))
 private var environmentFields: [(String, (Provenance) -> String)] {
     [
         ("QEMU version", \.qemuVersion),
+        ("QEMU build", { $0.qemuBuild.map { "\($0.name) (SHA-256 \($0.sha256.prefix(12))…)" } ?? "unrecorded" }),
         ("accelerator", \.accel),
         ("host CPU", \.hostCPU),
         ("guest kernel", \.guestKernel),
@@ -475,6 +504,8 @@ private func environmentDifferences(baseline: ResultSet, current: ResultSet) -> 
     environmentFields.compactMap { name, value in
         let b = distinctSorted(baseline.records.map { value($0.provenance) })
         let c = distinctSorted(current.records.map { value($0.provenance) })
+        // Records from before builds were recorded say nothing either way.
+        if b == ["unrecorded"] || c == ["unrecorded"] { return nil }
         return b == c ? nil : EnvironmentDifference(field: name, baseline: b, current: c)
     }
 }

@@ -19,6 +19,8 @@ public struct TwoSampleTest: Hashable, Sendable {
         case welch
         /// Mann–Whitney U (Wilcoxon rank-sum), exact for small samples.
         case mannWhitney = "mann-whitney"
+        /// Student's t on paired differences (per-block log ratios against 0).
+        case pairedT = "paired-t"
     }
 
     public let method: Method
@@ -58,6 +60,22 @@ public func welchTTest(_ a: [Double], _ b: [Double]) -> TwoSampleTest? {
     return TwoSampleTest(
         method: .welch, statistic: t, degreesOfFreedom: df, pValue: studentTTwoSidedPValue(t: t, degreesOfFreedom: df),
         exact: false)
+}
+
+/// Student's one-sample t-test of `differences` against 0, two-sided: the
+/// paired test of two measurements made side by side (block by block). Nil
+/// with fewer than two finite values.
+public func pairedTTest(_ differences: [Double]) -> TwoSampleTest? {
+    guard differences.count >= 2, differences.allSatisfy(\.isFinite), let s = SampleStats(differences) else { return nil }
+    let se = s.stdev / Double(s.count).squareRoot()
+    let df = Double(s.count - 1)
+    guard se > 0 else {
+        let t: Double = s.mean == 0 ? 0 : (s.mean > 0 ? .infinity : -.infinity)
+        return TwoSampleTest(method: .pairedT, statistic: t, degreesOfFreedom: df, pValue: s.mean == 0 ? 1 : 0, exact: false)
+    }
+    let t = s.mean / se
+    return TwoSampleTest(
+        method: .pairedT, statistic: t, degreesOfFreedom: df, pValue: studentTTwoSidedPValue(t: t, degreesOfFreedom: df), exact: false)
 }
 
 /// `P(|T| >= |t|)` for Student's t with `degreesOfFreedom` (any real > 0):

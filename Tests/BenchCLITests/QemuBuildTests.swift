@@ -8,8 +8,10 @@ import Testing
 /// QEMU to build: `base` and `same` are the system qemu-system-x86_64 under
 /// two names (an A/A pair), `slow` is a wrapper that runs it with a TCG
 /// translation cache of 2 MiB (measured about 3x slower here). One run of
-/// three builds serves both tests, so the guests boot once: 3 blocks x 3
-/// builds = 9 guests of 3 cells, ramp 1 s, runtime 2 s.
+/// three builds serves every test, so the guests boot once: 4 blocks x 3
+/// builds = 12 guests of 3 cells, ramp 1 s, runtime 2 s. `bench compare
+/// --builds` then reads that run, and `doctor` and `run` boot each build
+/// once more.
 @Suite(.tags(.endToEnd), .serialized)
 struct QemuBuildTests {
     /// The build section's rows and the run's records, read before the
@@ -22,6 +24,13 @@ struct QemuBuildTests {
         /// `Builds` column (`same / base`) to its rows: cell label, ratio, low, high.
         var rows: [String: [(cell: String, ratio: Double, low: Double, high: Double)]]
         var leftQemu: [pid_t]
+        /// `bench compare OUT --builds base,same` (at 99%) and `base,slow`.
+        var compareAA: ToolOutput
+        var compareSlow: ToolOutput
+        /// `bench doctor --qemu-build base=… --qemu-build slow=…`.
+        var doctor: ToolOutput
+        /// `bench run --qemu-build slow=… --disk null --json`.
+        var run: ToolOutput
     }
 
     static let outcome = Task { () async throws -> Outcome in try await runThreeBuilds() }
@@ -51,7 +60,7 @@ struct QemuBuildTests {
             [workload]
             ramp = "1s"
             runtime = "2s"
-            repeat = 3
+            repeat = 4
             [image]
             disk_size = ["1G"]
             [cache]
@@ -71,9 +80,21 @@ struct QemuBuildTests {
             ], tmpdir: tmp)
         let report = (try? String(contentsOfFile: out + "/report.md", encoding: .utf8)) ?? ""
         let records = (try? ResultsLog.read(path: out + "/results.jsonl")) ?? []
+        let compareAA = try await bench(["compare", out, "--builds", "base,same", "--confidence", "0.99"], tmpdir: tmp)
+        let compareSlow = try await bench(["compare", out, "--builds", "base,slow"], tmpdir: tmp)
+        let img = URL(fileURLWithPath: qemu).deletingLastPathComponent().path + "/qemu-img"
+        let doctor = try await bench(
+            ["doctor", "--accel", "tcg", "--qemu-build", "base=\(qemu)", "--qemu-build", "slow=\(wrapper)", "--qemu-img-build", "slow=\(img)"],
+            tmpdir: tmp)
+        let single = try await bench(
+            [
+                "run", "--disk", "null", "--disk-size", "1G", "--ramp", "1s", "--runtime", "2s", "--accel", "tcg", "--json",
+                "--qemu-build", "slow=\(wrapper)", "--qemu-img-build", "slow=\(img)",
+            ], tmpdir: tmp)
         return Outcome(
             exitStatus: exitCode(run), output: run.stdout + "\n" + run.stderr, report: report, records: records,
-            rows: buildRows(report), leftQemu: ReliabilityTests.leftovers(tmp).qemu)
+            rows: buildRows(report), leftQemu: ReliabilityTests.leftovers(tmp).qemu, compareAA: compareAA, compareSlow: compareSlow,
+            doctor: doctor, run: single)
     }
 
     /// `| L2 16K | same / base | 0.981 (0.902–1.067) | … |` rows of the
@@ -100,13 +121,13 @@ struct QemuBuildTests {
     @Test func runsEveryBuildInEveryBlockWithItsProvenance() async throws {
         let o = try await Self.outcome.value
         #expect(o.exitStatus == 0, "\(o.output)")
-        // 3 cells x 3 builds x 3 blocks.
-        #expect(o.records.count == 27, "\(o.output)")
+        // 3 cells x 3 builds x 4 blocks.
+        #expect(o.records.count == 36, "\(o.output)")
         #expect(o.records.allSatisfy { $0.status == .ok }, "\(o.records.compactMap(\.failure))")
         for build in ["base", "same", "slow"] {
             let mine = o.records.filter { $0.cell.build == build }
-            #expect(mine.count == 9, "\(build)")
-            #expect(Set(mine.map(\.repetition)) == [1, 2, 3], "\(build) runs in every block")
+            #expect(mine.count == 12, "\(build)")
+            #expect(Set(mine.map(\.repetition)) == [1, 2, 3, 4], "\(build) runs in every block")
             #expect(mine.allSatisfy { $0.provenance.qemuBuild?.name == build && $0.provenance.qemuBuild?.sha256.count == 64 })
             #expect(mine.allSatisfy { $0.provenance.baseBuild == "base" })
         }
@@ -140,5 +161,45 @@ struct QemuBuildTests {
             #expect(r.high < 1, "slow \(r.cell): \(r.ratio) (\(r.low)–\(r.high)) must exclude 1, below it")
         }
         #expect(o.report.contains("| slow / base |") && o.report.contains("differs"), "\(o.report)")
+    }
+
+    /// `bench compare DIR --builds`: the A/A pair passes the gate (at 99%
+    /// after Holm over 3 cells, a false alarm is below 1 in 100), the slow
+    /// build fails it on every cell's paired build ratio.
+    @Test func compareAcrossBuildsGatesOnPerBlockRatios() async throws {
+        let o = try await Self.outcome.value
+        print("compare --builds base,same:\n\(o.compareAA.stdout)")
+        print("compare --builds base,slow:\n\(o.compareSlow.stdout)")
+        #expect(exitCode(o.compareAA) == 0, "\(o.compareAA.stdout)\(o.compareAA.stderr)")
+        #expect(o.compareAA.stdout.contains("**No regression** in 3 compared cells"), "\(o.compareAA.stdout)")
+        #expect(o.compareAA.stdout.contains("QEMU build `same` against the base build `base`"))
+        #expect(!o.compareAA.stdout.contains("environments differ"), "the builds differing is the question, not a warning")
+        #expect(exitCode(o.compareSlow) == 1, "\(o.compareSlow.stdout)\(o.compareSlow.stderr)")
+        #expect(o.compareSlow.stdout.contains("**Regression: 3 of 3 compared cells regressed**"), "\(o.compareSlow.stdout)")
+        #expect(o.compareSlow.stdout.contains("(paired t)"))
+    }
+
+    /// `doctor --qemu-build`: each build's version, hash and trace events,
+    /// and a boot of the guest with that build's binary.
+    @Test func doctorChecksEveryBuild() async throws {
+        let o = try await Self.outcome.value
+        let text = o.doctor.stdout
+        print(text)
+        #expect(exitCode(o.doctor) == 0, "\(text)\(o.doctor.stderr)")
+        for build in ["base", "slow"] {
+            #expect(text.contains("[ok  ] build \(build): QEMU emulator version "), "\(text)")
+            #expect(text.contains("[ok  ] build \(build) boots the guest: reached the driver in "), "\(text)")
+            #expect(text.contains("build \(build) cache trace events"), "\(text)")
+        }
+    }
+
+    /// `run --qemu-build`: one run with that build, recorded as such.
+    @Test func runUsesTheGivenBuild() async throws {
+        let o = try await Self.outcome.value
+        #expect(exitCode(o.run) == 0, "\(o.run.stdout)\(o.run.stderr)")
+        let record = try JSONDecoder().decode(RunRecord.self, from: Data(o.run.stdout.utf8))
+        #expect(record.cell.build == "slow" && record.cellID.hasSuffix("-qb-slow"))
+        #expect(record.provenance.qemuBuild?.name == "slow" && record.provenance.qemuBuild?.sha256.count == 64)
+        #expect(record.provenance.qemuCommandLine.first?.hasSuffix("/slow-qemu") == true, "\(record.provenance.qemuCommandLine)")
     }
 }
