@@ -125,6 +125,17 @@ struct MatrixCommand: AsyncParsableCommand {
         // accelerator) comes up before the output directory is made: bad
         // input must leave nothing behind.
         let builds = try await qemuBuilds.resolve(matrix.qemuBuilds)
+        // The cache model follows each build's version: a cell the build
+        // cannot run as modelled is refused before anything starts.
+        for build in builds {
+            for cell in cells where cell.build == build.name {
+                if let why = QemuCacheModel.unsupportedReason(build.version, geometry: cell.geometry) {
+                    throw fail(
+                        "\(matrix.source): image.extended_l2: invalid value \"true\" for build \(build.name): \(why); drop it or use a build of QEMU \(QemuCacheModel.firstExtendedL2Qemu) or newer",
+                        code: 2)
+                }
+            }
+        }
         let harnesses = try await HarnessSetup.start(
             guest: guest, name: matrix.name, hash: matrix.hash, seed: matrix.seed, drivers: [matrix.workload.driver], builds: builds)
         guard var harness = harnesses[matrix.workload.driver] else { throw fail("internal: no harness", code: 1) }

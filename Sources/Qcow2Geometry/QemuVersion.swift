@@ -47,3 +47,19 @@ extension QemuCacheModel {
         return "QEMU \(version) is older than \(oldestModelledQemu), the oldest whose qcow2 cache defaults the harness models"
     }
 }
+
+extension QemuCacheModel {
+    /// The first QEMU with `extended_l2` (16-byte L2 entries, subclusters).
+    public static let firstExtendedL2Qemu = QemuVersion(5, 2)
+
+    /// Why a build of `version` cannot run a cell of `geometry` as the model
+    /// describes it, or nil when it can: the geometry-dependent part of the
+    /// cache rules that changed within the modelled versions.
+    public static func unsupportedReason(_ version: QemuVersion, geometry: ImageGeometry) -> String? {
+        if let why = unsupportedReason(version) { return why }
+        if geometry.extendedL2 && version < firstExtendedL2Qemu {
+            return "QEMU \(version) has no extended_l2 (16-byte L2 entries came in \(firstExtendedL2Qemu))"
+        }
+        return nil
+    }
+}

@@ -47,6 +47,7 @@ struct BuildComparisonTests {
             Self.run(factor: [Self.small.baseID: 0.9, Self.full.baseID: 0.9, Self.null.baseID: 0.9]), base: "base", compared: "patched",
             source: "r")
         #expect(slower.regressions.count == 3, "null-co is gated between builds: \(slower.cells.map { ($0.cellID, $0.verdict) })")
+        #expect(slower.ceilingShifts.isEmpty, "between builds a slower null-co is the build's doing, not a moved ceiling")
         let r = try #require(slower.cells.first { $0.cellID == Self.small.baseID }?.pairedRatio)
         #expect(abs((r.changePercent ?? 0) + 10) < 0.5)
         #expect(r.adjustedPValue != nil)
