@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "BenchSpecTests", dependencies: ["BenchSpec"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "BenchResults"], exclude: ["Snapshots"]),
         .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator", "BenchResults"]),
-        .testTarget(name: "BenchCLITests", dependencies: ["Orchestrator", "BenchSpec", "BenchResults", "bench"]),
+        .testTarget(name: "BenchCLITests", dependencies: ["Orchestrator", "BenchSpec", "BenchResults", "Reporting", "bench"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -94,7 +94,9 @@ func buildsSection(_ set: ResultSet, into md: inout MarkdownWriter) {
     md.line(
         "Each block boots one guest per build, in a shuffled order, and runs every cell in it; a ratio is the geometric "
             + "mean over blocks of the cell's IOPS under the build divided by its IOPS under the base build (\(cmp.base)) "
-            + "in the same block, with a 95% CI (t interval on the log ratios).")
+            + "in the same block, with a 95% CI (t interval on the log ratios). Each CI is for its cell alone: over many "
+            + "cells some exclude 1 by chance (about 1 in 20 in an A/A pair), and a guest's speed is shared by its cells; "
+            + "`bench compare DIR --builds BASE,COMPARED` tests every cell at once (Holm–Bonferroni) and is the gate.")
     md.blank()
     md.table(
         ["Build", "Role", "Version", "SHA-256", "Binary", "Slots"], ["l", "l", "l", "l", "l", "r"],
