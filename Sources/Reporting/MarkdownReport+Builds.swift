@@ -109,7 +109,7 @@ func buildsSection(_ set: ResultSet, into md: inout MarkdownWriter) {
     md.blank()
     let shas = cmp.builds.compactMap { $0.provenance?.sha256 }
     if Set(shas).count < shas.count {
-        md.line("Builds with the same SHA-256 are the same binary: their ratios are an A/A check, and their CIs must contain 1.")
+        md.line("Builds with the same SHA-256 are the same binary: their ratios are an A/A check, and `bench compare DIR --builds` must find no difference between them.")
         md.blank()
     }
     // Cells in report order, named without their build.

@@ -154,7 +154,7 @@ struct QemuBuildTests {
         print("A/A same / base: \(Self.show(rows))")
         #expect(rows.count == 3, "one row per cell: \(o.report)")
         var iops: [String: [String: [Int: Double]]] = [:]
-        for r in o.records where r.succeeded {
+        for r in o.records where r.status == .ok {
             if let v = r.result?.iops { iops[r.cell.build, default: [:]][r.cell.baseID, default: [:]][r.repetition] = v }
         }
         let cells = iops["base"] ?? [:]
