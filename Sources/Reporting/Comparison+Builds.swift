@@ -76,15 +76,11 @@ public func compareBuilds(
 /// Per `Cell.baseID`: `log(compared / base)` of the slot IOPS, block by
 /// block, over the blocks both builds measured.
 func perBlockLogRatios(_ records: [RunRecord], base: String, compared: String) -> [String: [Double]] {
-    var iops: [String: [String: [Int: Double]]] = [:]
-    for r in records where r.slot != nil && r.succeeded {
-        guard let v = r.result?.iops, v > 0, v.isFinite else { continue }
-        iops[r.cell.build, default: [:]][r.cell.baseID, default: [:]][r.repetition] = v
-    }
+    let iops = BuildComparison.slotIOPS(records)
     var out: [String: [Double]] = [:]
     for (id, values) in iops[compared] ?? [:] {
         guard let ref = iops[base]?[id] else { continue }
-        let logs = values.keys.sorted().compactMap { b in ref[b].flatMap { y in values[b].map { log($0 / y) } } }
+        let logs = PairedRatio.logRatios(values, over: ref)
         if logs.count >= 2 { out[id] = logs }
     }
     return out

@@ -45,12 +45,8 @@ public struct BuildComparison: Hashable, Sendable {
         order.removeAll { $0 == base }
         builds = ([base] + order).compactMap { info[$0] }
 
-        var iops: [String: [String: [Int: Double]]] = [:]
-        for r in sorted where r.slot != nil && r.succeeded {
-            guard let result = r.result else { continue }
-            iops[r.cell.build, default: [:]][r.cell.baseID, default: [:]][r.repetition] = result.iops
-            cellIDs[r.cell.build, default: [:]][r.cell.baseID] = r.cellID
-        }
+        let iops = Self.slotIOPS(sorted)
+        for r in sorted where r.slot != nil && r.succeeded { cellIDs[r.cell.build, default: [:]][r.cell.baseID] = r.cellID }
         for b in order {
             for (baseID, values) in iops[b] ?? [:] {
                 guard let ref = iops[base]?[baseID], let refID = cellIDs[base]?[baseID],
@@ -58,6 +54,16 @@ public struct BuildComparison: Hashable, Sendable {
                 ratios[b, default: [:]][baseID] = ratio
             }
         }
+    }
+
+    /// Per build, per `Cell.baseID`, per block: the successful slots' IOPS.
+    static func slotIOPS(_ records: [RunRecord]) -> [String: [String: [Int: Double]]] {
+        var iops: [String: [String: [Int: Double]]] = [:]
+        for r in records where r.slot != nil && r.succeeded {
+            guard let v = r.result?.iops else { continue }
+            iops[r.cell.build, default: [:]][r.cell.baseID, default: [:]][r.repetition] = v
+        }
+        return iops
     }
 
     /// `+7.9% (CI 4.1–11.8%)`, `-61.2% (CI -64.0% to -58.1%)`.

@@ -31,11 +31,7 @@ public struct PairedRatio: Hashable, Sendable {
 
     /// Per-block ratios `a[b] / ref[b]` over the blocks both have.
     public static func make(_ a: [Int: Double], over ref: [Int: Double], referenceCellID: String) -> PairedRatio? {
-        let blocks = a.keys.filter { ref[$0] != nil }.sorted()
-        let logs = blocks.compactMap { b -> Double? in
-            guard let x = a[b], let y = ref[b], x > 0, y > 0, x.isFinite, y.isFinite else { return nil }
-            return log(x / y)
-        }
+        let logs = logRatios(a, over: ref)
         guard logs.count >= 2, let s = SampleStats(logs) else { return nil }
         let half = tQuantile975(df: logs.count - 1) * s.stdev / Double(logs.count).squareRoot()
         let ratios = logs.map { exp($0) }
@@ -43,6 +39,17 @@ public struct PairedRatio: Hashable, Sendable {
         return PairedRatio(
             referenceCellID: referenceCellID, ratio: exp(s.mean), low: exp(s.mean - half), high: exp(s.mean + half),
             blocks: logs.count, cv: cv)
+    }
+}
+
+extension PairedRatio {
+    /// `log(a[b] / ref[b])` over the blocks both have, in block order;
+    /// non-positive or non-finite values are left out.
+    static func logRatios(_ a: [Int: Double], over ref: [Int: Double]) -> [Double] {
+        a.keys.filter { ref[$0] != nil }.sorted().compactMap { b -> Double? in
+            guard let x = a[b], let y = ref[b], x > 0, y > 0, x.isFinite, y.isFinite else { return nil }
+            return log(x / y)
+        }
     }
 }
 
