@@ -178,13 +178,21 @@ struct MatrixCommand: AsyncParsableCommand {
         let started = ContinuousClock.now
         let (groups, perRunCells) = GuestGroup.plan(cells, requested: matrix.pairing.isolation)
         let perRunPlan = plan.filter { p in perRunCells.contains(p.cell) }
-        let budget = BlockBudget.from(matrix, shard: try shard.shard())
+        var budget = BlockBudget.from(matrix, shard: try shard.shard())
+        // The budget reserves time to remove the images; what that costs per
+        // write is this host's, now, so it is measured (about a second).
+        var probedRemoval: Double?
+        if budget.seconds != nil, groups.contains(where: { $0.cells.contains { $0.kind != .null } }) {
+            probedRemoval = RemovalProbe.secondsPerWrite(directory: ready.workDirectory.path)
+            if let probedRemoval { budget.removalSecondsPerWrite = probedRemoval }
+        }
         if !groups.isEmpty {
             let adaptive = budget.targetCI.map { "until every ratio CI is within ±\(Pairing.percentText($0)) (\(budget.minBlocks)–\(budget.maxBlocks) blocks\(matrix.pairing.budget.map { ", budget \($0)" } ?? ""))" }
             let trace = matrix.pairing.trace ?? Pairing.defaultTrace
             progress.note(
                 "shared guests: \(groups.count) group(s) of \(groups.map { "\($0.cells.count)" }.joined(separator: "+")) cells, "
-                    + (adaptive ?? "\(budget.minBlocks) blocks") + "; cache trace: \(trace.rawValue)")
+                    + (adaptive ?? "\(budget.minBlocks) blocks") + "; cache trace: \(trace.rawValue)"
+                    + (probedRemoval.map { String(format: "; image removal ~%.0f µs per write (probed)", $0 * 1e6) } ?? ""))
         }
         if !perRunCells.isEmpty {
             progress.note("guest per run: \(perRunCells.count) cell(s) x \(matrix.repetitions) runs")
@@ -198,7 +206,7 @@ struct MatrixCommand: AsyncParsableCommand {
         let tally = SlotTally()
         for r in previousSlots { _ = tally.add(r, endsBlock: false) }
         let task = Task { () async throws -> MatrixOutcome in
-            let (slots, qemuWall) = try await paired.run(
+            let (slots, qemuWall, removal) = try await paired.run(
                 groups, previous: previousSlots, firstSequence: previous.nextSequence,
                 precision: { PairedAnalysis(records: $0).widestHalfWidth },
                 progress: { record, state in
@@ -211,7 +219,7 @@ struct MatrixCommand: AsyncParsableCommand {
             ) { record, i, n in
                 progress.finished(record, index: i, total: n, label: labels.label(record.cellID))
             }
-            return MatrixOutcome(records: slots + runs, qemuWallSeconds: qemuWall + runs.map(\.wallSeconds).reduce(0, +))
+            return MatrixOutcome(records: slots + runs, qemuWallSeconds: qemuWall + runs.map(\.wallSeconds).reduce(0, +), removalSeconds: removal)
         }
         Interrupts.install { task.cancel() }
         let result = await task.result
@@ -220,8 +228,9 @@ struct MatrixCommand: AsyncParsableCommand {
 
         let records: [RunRecord]
         let qemuWall: Double
+        var removal: Double?
         switch result {
-        case .success(let r): (records, qemuWall) = (previous.records + r.records, r.qemuWallSeconds)
+        case .success(let r): (records, qemuWall, removal) = (previous.records + r.records, r.qemuWallSeconds, r.removalSeconds)
         case .failure(let e): throw fail("\(e)", code: 1)
         }
         let interrupted = task.isCancelled || Interrupts.interrupted
@@ -236,7 +245,10 @@ struct MatrixCommand: AsyncParsableCommand {
         }
 
         let wallSeconds = wall.inSeconds
-        print(MatrixSummary.text(records: records, planned: plan.count, wallSeconds: wallSeconds, qemuWallSeconds: qemuWall, outputDirectory: outputDir))
+        print(
+            MatrixSummary.text(
+                records: records, planned: plan.count, wallSeconds: wallSeconds, qemuWallSeconds: qemuWall, outputDirectory: outputDir,
+                removal: removal.map { ImageRemovalFigure(seconds: $0, writes: MatrixSummary.imageWrites(r: records), probedSecondsPerWrite: probedRemoval) }))
         if interrupted {
             progress.note("interrupted: finished runs are in \(outputDir)/results.jsonl; continue with:")
             progress.note("  \(resumeCommand(outputDir))")
@@ -260,6 +272,7 @@ struct MatrixCommand: AsyncParsableCommand {
     struct MatrixOutcome: Sendable {
         var records: [RunRecord]
         var qemuWallSeconds: Double
+        var removalSeconds: Double
     }
 
     /// The command line that continues this matrix in `dir`.
@@ -415,7 +428,19 @@ enum MatrixSummary {
         return Array(Set(records.map(\.cellID)).subtracting(ok)).sorted()
     }
 
-    static func text(records: [RunRecord], planned: Int, wallSeconds: Double, qemuWallSeconds: Double? = nil, outputDirectory: String) -> String {
+    /// Writes the qcow2 and raw images took in the shared guests' slots,
+    /// warm-up included (what their removal has to free).
+    static func imageWrites(r records: [RunRecord]) -> Double {
+        records.filter { $0.cell.kind != .null && $0.slot != nil }.compactMap { r -> Double? in
+            guard let res = r.result, res.seconds > 0 else { return nil }
+            return Double(res.ops) * (1 + Double(r.slot?.warmupMillis ?? 0) / 1000 / res.seconds)
+        }.reduce(0, +)
+    }
+
+    static func text(
+        records: [RunRecord], planned: Int, wallSeconds: Double, qemuWallSeconds: Double? = nil, outputDirectory: String,
+        removal: ImageRemovalFigure? = nil
+    ) -> String {
         let measured = records.filter { $0.status == .ok }.compactMap { $0.result?.seconds }.reduce(0, +)
         let failed = records.filter { $0.status == .failed }
         let slots = records.filter { $0.slot != nil }
@@ -430,6 +455,7 @@ enum MatrixSummary {
         if let q = qemuWallSeconds, q > 0 {
             lines.append(String(format: "QEMU ran %.0f s, measuring %.1f%% of it", q, measured / q * 100))
         }
+        if let removal, let line = removal.line { lines.append(line) }
         let analysis = PairedAnalysis(records: records)
         if let widest = analysis.widestHalfWidth {
             lines.append(String(format: "widest paired ratio CI: ±%.1f%%; %d of %d slots hit the warm-up cap, %d had steal above %.0f%%", widest * 100, analysis.unsettledSlots, analysis.slots, analysis.highStealSlots, HostNoise.highStealPercent))
@@ -443,5 +469,21 @@ enum MatrixSummary {
         let files = reportFiles(ResultSet(records: records)).map(\.name)
         lines.append("results: \(outputDirectory)/ (" + (["results.jsonl"] + files).joined(separator: ", ") + ")")
         return lines.joined(separator: "\n")
+    }
+}
+
+/// How long removing the shared guests' images took, against the probe's
+/// per-write estimate the budget used.
+struct ImageRemovalFigure {
+    var seconds: Double
+    var writes: Double
+    var probedSecondsPerWrite: Double?
+
+    /// "image removal 31 s for 0.97 million writes (32 µs each; probed 30 µs)"; nil when nothing was written.
+    var line: String? {
+        guard writes >= 1 else { return nil }
+        let each = String(format: "%.0f µs each", seconds / writes * 1e6)
+        let probe = probedSecondsPerWrite.map { String(format: "; probed %.0f µs", $0 * 1e6) } ?? ""
+        return String(format: "image removal %.0f s for %.2f million writes (%@%@)", seconds, writes / 1e6, each, probe)
     }
 }

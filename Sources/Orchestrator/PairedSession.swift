@@ -54,11 +54,12 @@ public struct PairedSession: Sendable {
     public func run(
         _ groups: [GuestGroup], previous: [RunRecord], firstSequence: Int, precision: @escaping Precision,
         progress: @escaping @Sendable (RunRecord, PairedProgress) -> Void
-    ) async throws(OrchestratorError) -> (records: [RunRecord], qemuWallSeconds: Double) {
+    ) async throws(OrchestratorError) -> (records: [RunRecord], qemuWallSeconds: Double, removalSeconds: Double) {
         let log: ResultsLog
         do { log = try ResultsLog(path: resultsPath) } catch { throw .records(error) }
         var all: [RunRecord] = []
         var qemuWall = 0.0
+        var removal = 0.0
         let sequence = SequenceCounter(next: firstSequence)
         let guests = GuestCounter(last: previous.compactMap { $0.slot?.guest }.max() ?? 0)
         let started = ContinuousClock.now
@@ -104,14 +105,14 @@ public struct PairedSession: Sendable {
                     for r in runs { r.cancel() }
                 }
             }
-            await ImageRemoval.remove(outcomes.flatMap(\.files))
+            removal += await ImageRemoval.remove(outcomes.flatMap(\.files))
             for (planner, outcome) in zip(planners, outcomes) {
                 if let error = await planner.logError { throw error }
                 all += outcome.records
                 qemuWall += outcome.qemuWallSeconds
             }
         }
-        return (all.sorted { $0.sequence < $1.sequence }, qemuWall)
+        return (all.sorted { $0.sequence < $1.sequence }, qemuWall, removal)
     }
 
     /// Runs `argv` steps; the first failure as text.
@@ -219,7 +220,7 @@ public struct PairedSession: Sendable {
                     if Task.isCancelled { break }
                 }
                 let first = batchFirst
-                await ImageRemoval.remove(batchFiles)
+                _ = await ImageRemoval.remove(batchFiles)
                 batchFiles = []
                 for block in first..<(first + (perSlot.isEmpty ? 0 : batch)) {
                     for i in perSlot {
@@ -424,14 +425,14 @@ actor SlotPlanner {
             }
             if let seconds = budget.seconds {
                 // The images must be removed within the budget too, and that
-                // grows with every write (ImageRemoval.secondsPerWrite).
+                // grows with every write (`removalSecondsPerWrite`).
                 let elapsed = PairedSession.seconds(ContinuousClock.now - started)
                 let written = all.filter { $0.cell.kind != .null && $0.slot?.group == group.id }.compactMap { r -> Double? in
                     guard let res = r.result, res.seconds > 0 else { return nil }
                     return Double(res.ops) * (1 + Double(r.slot?.warmupMillis ?? 0) / 1000 / res.seconds)
                 }.reduce(0, +)
                 let perBlock = candidate > 1 ? written / Double(candidate - 1) : 0
-                let removal = (written + perBlock) * ImageRemoval.secondsPerWrite
+                let removal = (written + perBlock) * budget.removalSecondsPerWrite
                 if elapsed + (lastBlockSeconds ?? 0) + removal > seconds { return false }
             }
         }
@@ -609,12 +610,17 @@ struct BuildTurn: Sendable {
 /// sparse file took 9.6–22.7 s to unlink alone and about 42 µs per write
 /// with two files unlinked at once, so images are removed in parallel; the
 /// default matrix's five 16 GiB images after 1.9 million writes took about
-/// 50 s (26 µs per write) on a quiet host.
-enum ImageRemoval {
-    /// Budget estimate per write in the images (parallel removal).
-    static let secondsPerWrite = 30e-6
+/// 50 s (26 µs per write) on a quiet host, and 130 s after 0.97 million
+/// under CPU steal (134 µs), so budgets use `RemovalProbe`'s figure.
+public enum ImageRemoval {
+    /// Budget estimate per write in the images (parallel removal) when the
+    /// probe could not run.
+    public static let quietHostSecondsPerWrite = 30e-6
 
-    static func remove(_ files: [String]) async {
+    /// Removes `files` in parallel; the wall seconds it took.
+    @discardableResult
+    static func remove(_ files: [String]) async -> Double {
+        let start = ContinuousClock.now
         await withTaskGroup(of: Void.self) { group in
             for f in files {
                 group.addTask {
@@ -628,5 +634,6 @@ enum ImageRemoval {
                 }
             }
         }
+        return PairedSession.seconds(ContinuousClock.now - start)
     }
 }
