@@ -165,6 +165,38 @@ struct Calibration {
         SampleStats(ok(disk, driver).compactMap { $0.result?.iops })
     }
 
+    /// native/fio on `disk`, repetition by repetition: the runs alternate
+    /// native, fio on each disk, so a pair shares the machine's state of
+    /// that minute, and the t interval on the log ratios leaves the drift
+    /// between pairs out (the unpaired ratio of means keeps it in).
+    func pairedRatio(_ disk: Cell) -> PairedRatio? {
+        func byRepetition(_ driver: GuestDriver) -> [Int: Double] {
+            Dictionary(ok(disk, driver).compactMap { r in r.result.map { (r.repetition, $0.iops) } }, uniquingKeysWith: { a, _ in a })
+        }
+        return PairedRatio.make(byRepetition(.native), over: byRepetition(.fio), referenceCellID: "fio")
+    }
+
+    /// Mean share of one wall second QEMU's vCPU thread ran during `driver`'s
+    /// runs on `disk`, from the first I/O to the result (`RunRecord.host`).
+    /// Near 1 the guest's one CPU is saturated: the driver's own cost per
+    /// write, not the storage, sets its pace.
+    func vcpuBusy(_ disk: Cell, _ driver: GuestDriver) -> Double? {
+        let shares = ok(disk, driver).compactMap { r -> Double? in
+            guard let h = r.host, h.seconds > 0 else { return nil }
+            return h.qemuVcpuMillis / (h.seconds * 1000)
+        }
+        return shares.isEmpty ? nil : shares.reduce(0, +) / Double(shares.count)
+    }
+
+    /// A vCPU thread busier than this is saturated (the rest is the poll's
+    /// imprecision and the guest's idle moments between writes).
+    static let saturatedVcpu = 0.95
+
+    func vcpuText(_ disk: Cell, _ driver: GuestDriver) -> String {
+        guard let busy = vcpuBusy(disk, driver) else { return "" }
+        return String(format: "  vCPU %.0f%% busy%@", busy * 100, busy >= Self.saturatedVcpu ? " (guest CPU saturated)" : "")
+    }
+
     /// Ratio of means `a / b` with an approximate 95% interval: the delta
     /// method on the log of each mean (standard error ≈ relative standard
     /// error), t with the smaller sample's degrees of freedom (which errs
@@ -215,9 +247,14 @@ struct Calibration {
             out.append(Self.label(disk))
             let n = iops(disk, .native)
             let f = iops(disk, .fio)
-            out.append("  native IOPS  \(Self.describe(n))")
-            out.append("  fio IOPS     \(Self.describe(f))")
-            if let n, let f, let r = Self.ratio(n, f) {
+            out.append("  native IOPS  \(Self.describe(n))" + vcpuText(disk, .native))
+            out.append("  fio IOPS     \(Self.describe(f))" + vcpuText(disk, .fio))
+            if let p = pairedRatio(disk) {
+                out.append(
+                    String(
+                        format: "  native/fio   %.2f  (95%% CI %.2f to %.2f; paired by repetition, each native run with the fio run after it, %d pairs)",
+                        p.ratio, p.low, p.high, p.blocks))
+            } else if let n, let f, let r = Self.ratio(n, f) {
                 out.append(String(format: "  native/fio   %.2f  (approx. 95%% CI %.2f to %.2f)", r.value, r.low, r.high))
             }
         }
@@ -358,11 +395,19 @@ struct Calibration {
         for driver in GuestDriver.allCases {
             guard let (ceiling, fractions) = ceilingFractions(driver), let top = fractions.max() else { continue }
             let list = fractions.map { String(format: "%.2f", $0) }.joined(separator: "  ")
-            let verdict = top >= Self.ceilingFraction
+            var verdict = top >= Self.ceilingFraction
                 ? String(
                     format: "bound by its own ceiling: its fastest qcow2 cell reaches %.0f%% of what it does with no storage at all (%.0f IOPS), so it measures its own guest CPU there and compresses the differences between cells",
                     top * 100, ceiling)
                 : String(format: "below its ceiling (%.0f IOPS) everywhere: the cells measure qcow2", ceiling)
+            let qcow2 = disks.filter { $0.kind == .qcow2 }
+            let busy = qcow2.compactMap { vcpuBusy($0, driver) }
+            if busy.count == qcow2.count, !busy.isEmpty {
+                let saturated = busy.filter { $0 >= Self.saturatedVcpu }.count
+                verdict += String(
+                    format: "; vCPU busy on the qcow2 cells %@ (%d of %d saturated)",
+                    busy.map { String(format: "%.0f%%", $0 * 100) }.joined(separator: " "), saturated, busy.count)
+            }
             out.append("  \(driver.rawValue): \(list);  \(verdict)")
         }
         return out

@@ -45,6 +45,10 @@ public struct RunRecord: Hashable, Sendable, Codable {
     /// guest, block and position, how the warm-up ended, and the host's
     /// noise over the measured window. `repetition` is then the block.
     public var slot: SlotInfo?
+    /// A run with a guest of its own: the host's noise and QEMU's CPU time
+    /// per thread role from the driver's first I/O to its result (warm-up
+    /// included, 100 ms polling); nil in shared-guest slots (see `slot`).
+    public var host: HostNoise?
 
     public init(
         cell: Cell, repetition: Int, sequence: Int, attempt: Int = 1, status: RunStatus, failure: String? = nil,

@@ -139,6 +139,7 @@ public struct BenchRunner: Sendable {
             record.memory = MemoryProfile(intervalMillis: GuestLauncher.rssIntervalMillis, samples: outcome.rss)
         }
         record.hostBootMillis = outcome.hostBootMillis
+        record.host = outcome.result == nil ? nil : outcome.host
         record.phaseMarks = outcome.phaseMarks.isEmpty ? nil : outcome.phaseMarks
         return record
     }

@@ -28,6 +28,9 @@ public struct GuestRunOutcome: Sendable {
     public var hostBootMillis: Int?
     /// Phase markers seen on the console, with host ms from QEMU start.
     public var phaseMarks: [PhaseMark] = []
+    /// Host noise and QEMU's CPU time from the ready marker (first I/O) to
+    /// the result marker, as the console poll sees them.
+    public var host: HostNoise?
 }
 
 /// Starts QEMU for one run, watches the console file, enforces a deadline
@@ -60,6 +63,7 @@ public struct GuestLauncher: Sendable {
         var status: TerminationStatus?
         let launched = Mutex<pid_t?>(nil)
         let samples = Mutex<(rss: [RSSSample], ready: Int?, marks: [PhaseMark])>(([], nil, []))
+        let window = Mutex<(start: (HostSample, ContinuousClock.Instant)?, noise: HostNoise?)>((nil, nil))
         defer { if let pid = launched.withLock({ $0 }) { ActiveProcesses.unregister(pid) } }
         do {
             let argv = try command.spawnArgv()
@@ -99,6 +103,10 @@ public struct GuestLauncher: Sendable {
                         if ConsoleTranscript.sawReady(console) {
                             let ms = Self.millis(clock.now - started)
                             samples.withLock { if $0.ready == nil { $0.ready = ms } }
+                            if window.withLock({ $0.start == nil }) {
+                                let first = (HostSample.take(qemuPid: pid), clock.now)
+                                window.withLock { $0.start = first }
+                            }
                         }
                         if console.contains(ConsoleProtocol.phaseMarker) {
                             let ms = Self.millis(clock.now - started)
@@ -113,6 +121,11 @@ public struct GuestLauncher: Sendable {
                         }
                         if console.contains(ConsoleProtocol.resultMarker) || console.contains(ConsoleProtocol.errorMarker) {
                             logger.debug("guest reported", metadata: ["qemu.pid": "\(pid)"])
+                            if let (before, at) = window.withLock({ $0.start }) {
+                                let after = HostSample.take(qemuPid: pid)
+                                let noise = before.noise(until: after, seconds: (clock.now - at).inSeconds)
+                                window.withLock { $0.noise = noise }
+                            }
                             // The guest powers off by itself; give it a moment, then insist.
                             let grace = clock.now.advanced(by: .seconds(5))
                             while Self.isRunning(pid), clock.now < grace { try await Task.sleep(for: .milliseconds(50)) }
@@ -141,6 +154,7 @@ public struct GuestLauncher: Sendable {
             wallSeconds: wall.inSeconds,
             reachedDriver: ConsoleTranscript.sawReady(console))
         (outcome.rss, outcome.hostBootMillis, outcome.phaseMarks) = samples.withLock { ($0.rss, $0.ready, $0.marks) }
+        outcome.host = window.withLock { $0.noise }
         if let launchError {
             outcome.failure = launchError
             return outcome

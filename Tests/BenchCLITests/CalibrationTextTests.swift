@@ -55,4 +55,34 @@ struct CalibrationTextTests {
         let text = opposite.sweepText().joined(separator: "\n")
         #expect(text.contains("direction: differs (a step goes opposite ways);  knee: differs"), "\(text)")
     }
+
+    @Test func nativeOverFioIsPairedByRepetition() throws {
+        // The machine drifts 2x between repetitions; native is 1.25x fio in
+        // each one. Paired, the ratio is exact; unpaired, the drift widens it.
+        let drift = [1.0, 2.0, 1.5]
+        let c = Self.calibration(
+            fio: [drift.map { 4000 * $0 }, drift.map { 4000 * $0 }, drift.map { 5000 * $0 }, drift.map { 6000 * $0 }],
+            native: [drift.map { 5000 * $0 }, drift.map { 5000 * $0 }, drift.map { 6250 * $0 }, drift.map { 7500 * $0 }])
+        let p = try #require(c.pairedRatio(c.disks[1]))
+        #expect(abs(p.ratio - 1.25) < 1e-9 && abs(p.low - 1.25) < 1e-9 && abs(p.high - 1.25) < 1e-9 && p.blocks == 3)
+        let text = c.text(wallSeconds: 60)
+        #expect(text.contains("native/fio   1.25  (95% CI 1.25 to 1.25; paired by repetition"), "\(text)")
+    }
+
+    @Test func aSaturatedVcpuIsShownFromTheRecordedHostNoise() {
+        var c = Self.calibration(
+            fio: [[4000, 4100, 4200], [3400, 3500, 3600], [3800, 3850, 3900], [4300, 4400, 4500]],
+            native: [[20000, 21000, 20500], [4500, 4600, 4550], [6000, 6200, 6100], [7500, 7600, 7400]])
+        for i in c.records.indices {
+            let fio = c.records[i].cell.workload.driver == .fio
+            c.records[i].host = HostNoise(
+                seconds: 5, stealPercent: 0, hostBusyPercent: 80, qemuVcpuMillis: fio ? 4950 : 3000, qemuIothreadMillis: 500,
+                qemuMainLoopMillis: 100, qemuOtherMillis: 0)
+        }
+        let text = c.text(wallSeconds: 60)
+        #expect(text.contains("fio IOPS     3500 ± 248 (7.1%)  sd 100  n=3  vCPU 99% busy (guest CPU saturated)"), "\(text)")
+        #expect(text.contains("vCPU 60% busy\n"), "\(text)")
+        #expect(text.contains("vCPU busy on the qcow2 cells 99% 99% 99% (3 of 3 saturated)"))
+        #expect(text.contains("vCPU busy on the qcow2 cells 60% 60% 60% (0 of 3 saturated)"))
+    }
 }
