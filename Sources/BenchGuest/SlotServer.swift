@@ -149,7 +149,7 @@ func runSlot(_ command: SlotCommand, fd: Int32, spec: WorkloadSpec, buffers: Uns
     let deviceBytes = UInt64(max(0, lseek(fd, 0, SEEK_END)))
     guard deviceBytes >= bs else { throw .spec("disk \(command.disk) has \(deviceBytes) bytes, less than one block of \(bs)") }
     let span = command.spanBytes == 0 ? deviceBytes : min(command.spanBytes, deviceBytes)
-    let ctx = try AIOContext(depth: Int32(depth))
+    var ctx: AIOContext? = try AIOContext(depth: Int32(depth))
 
     let iocbs = UnsafeMutablePointer<iocb>.allocate(capacity: depth)
     defer { iocbs.deallocate() }
@@ -184,12 +184,12 @@ func runSlot(_ command: SlotCommand, fd: Int32, spec: WorkloadSpec, buffers: Uns
         submittedAt[slot] = start
         pending[slot] = iocbs + slot
     }
-    try ctx.submit(pending, count: depth)
+    try ctx?.submit(pending, count: depth)
 
     var inFlight = depth
     var submitting = true
     while inFlight > 0 {
-        let n = try ctx.poll(max: depth, into: events, inFlight: inFlight)
+        guard let n = try ctx?.poll(max: depth, into: events, inFlight: inFlight) else { break }
         var now = monotonicNanos()
         if warming {
             let bucket = Int((now - start) / bucketNanos)
@@ -237,7 +237,7 @@ func runSlot(_ command: SlotCommand, fd: Int32, spec: WorkloadSpec, buffers: Uns
             }
         }
         if resubmit > 0 {
-            try ctx.submit(pending, count: resubmit)
+            try ctx?.submit(pending, count: resubmit)
             if measuring {
                 submitCalls += 1
                 submitted += UInt64(resubmit)
@@ -245,13 +245,19 @@ func runSlot(_ command: SlotCommand, fd: Int32, spec: WorkloadSpec, buffers: Uns
         }
     }
 
+    let drained = monotonicNanos()
     let window = Double(command.measureMillis) / 1000
     let us = { (ns: UInt64) in Double(ns) / 1000 }
-    return SlotResult(
+    ctx = nil
+    var result = SlotResult(
         id: command.id, disk: command.disk, ops: ops, seconds: window, iops: Double(ops) / window,
         latency: .init(
             meanUs: histogram.mean / 1000, p50Us: us(histogram.valueAtPercentile(50)),
             p99Us: us(histogram.valueAtPercentile(99)), p999Us: us(histogram.valueAtPercentile(99.9)), maxUs: us(histogram.max)),
         perSecondOps: seconds, warmupMillis: warmupNanos / 1_000_000, settled: settled, ioErrors: errors.count,
         firstError: errors.first, submitCalls: submitCalls, submitted: submitted)
+    let ms = { (from: UInt64, to: UInt64) in to >= from ? Double(to - from) / 1e6 : 0 }
+    result.drainMillis = measureEnd == .max ? nil : ms(measureEnd, drained)
+    result.summaryMillis = ms(drained, monotonicNanos())
+    return result
 }

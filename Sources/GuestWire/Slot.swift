@@ -99,6 +99,12 @@ public struct SlotResult: Hashable, Sendable, Codable {
     /// size says how many virtqueue kicks each write costs.
     public var submitCalls: UInt64
     public var submitted: UInt64
+    /// Guest milliseconds from the window's end to the last write reaped
+    /// (the drain), and from there to the summary being ready (histogram
+    /// percentiles, the AIO context torn down): where a slot's time goes
+    /// after its window. Nil from older guests.
+    public var drainMillis: Double?
+    public var summaryMillis: Double?
 
     public init(
         id: Int, disk: String, ops: UInt64, seconds: Double, iops: Double, latency: GuestResult.Latency,

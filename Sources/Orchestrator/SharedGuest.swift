@@ -182,6 +182,8 @@ public struct SharedGuestLauncher: Sendable {
                             "slot.to_measure_ms": "\(measureAt.map { GuestLauncher.millis($0 - sentAt) } ?? -1)",
                             "slot.after_window_ms": "\(measureAt.map { GuestLauncher.millis(answeredAt - $0) - Int(slot.measureMillis) } ?? -1)",
                             "slot.traced": "\(tracing)",
+                            "slot.guest_drain_ms": "\(answered?.result?.drainMillis.map { String(format: "%.1f", $0) } ?? "-")",
+                            "slot.guest_summary_ms": "\(answered?.result?.summaryMillis.map { String(format: "%.1f", $0) } ?? "-")",
                         ])
                     lastAnswer = answeredAt
                     state.value.withLock { $0.slots += 1 }

@@ -17,7 +17,9 @@ public struct BuildComparison: Hashable, Sendable {
         public var slots: Int
     }
 
-    /// Base first, then the others in the order their first record was written.
+    /// Base first, then the others as the command line or matrix gave them
+    /// (their guests' group numbers follow that order; the order of first
+    /// records is shuffled per block).
     public var builds: [Build] = []
     public var base: String { builds.first?.name ?? QemuBuildName.system }
     /// Per non-base build, per `Cell.baseID`: build over base, block by block.
@@ -31,14 +33,21 @@ public struct BuildComparison: Hashable, Sendable {
         let sorted = records.sorted { $0.sequence < $1.sequence }
         var order: [String] = []
         var info: [String: Build] = [:]
-        for r in sorted where r.slot != nil {
+        var firstGroup: [String: Int] = [:]
+        for r in sorted {
+            guard let slot = r.slot else { continue }
             let name = r.cell.build
             if info[name] == nil {
                 order.append(name)
                 info[name] = Build(name: name, provenance: r.provenance.qemuBuild, slots: 0)
             }
+            firstGroup[name] = min(firstGroup[name] ?? .max, slot.group)
             if r.succeeded { info[name]?.slots += 1 }
         }
+        order = order.enumerated().sorted { a, b in
+            let (ga, gb) = (firstGroup[a.element] ?? .max, firstGroup[b.element] ?? .max)
+            return ga != gb ? ga < gb : a.offset < b.offset
+        }.map(\.element)
         guard order.count > 1 else { return }
         let declared = sorted.lazy.compactMap(\.provenance.baseBuild).first
         let base = declared.flatMap { order.contains($0) ? $0 : nil } ?? (order.contains(QemuBuildName.system) ? QemuBuildName.system : order[0])
