@@ -4,6 +4,7 @@ import Foundation
 import Reporting
 
 extension ReplayPool: ExpressibleByArgument {}
+extension ReplayRegression: ExpressibleByArgument {}
 
 /// `bench replay DIR`: how well the nightly gate would do with DIR's amount
 /// of data, from DIR's own noise: bootstrapped nights, judged by the same
@@ -44,6 +45,11 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "Where the two nights draw their blocks from: independent or split.")
     var pool: ReplayPool = .independent
 
+    @Option(
+        help: ArgumentHelp(
+            "The slowdown to simulate: cpu (each write costs QEMU more CPU; IOPS and the CPU ratio fall) or wait (writes wait longer; only IOPS falls).",
+            valueName: "kind"))
+    var regression: ReplayRegression = .cpu
     @OptionGroup var gate: GateOptions
 
     @Flag(help: "Print the replay as JSON instead of Markdown.")
@@ -69,7 +75,7 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         return ReplayOptions(
             drop: percent / 100, cells: cell.isEmpty ? nil : cell, nights: nights, blocks: blocks, seed: seed, pool: pool,
-            criteria: try gate.criteria())
+            criteria: try gate.criteria(), regression: regression)
     }
 
     func validate() throws { _ = try options() }

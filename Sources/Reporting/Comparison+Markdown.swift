@@ -57,8 +57,9 @@ public func comparisonMarkdown(_ c: Comparison) -> String {
                 + "over every gated test, and larger than \(fixed(criteria.thresholdPercent, 1))% of the baseline: lower IOPS "
                 + "or paired ratio, or higher p99 latency, is a regression. Cells measured in shared guests on both sides are "
                 + "gated on their *paired ratio* (IOPS over the series reference's in the same block; Welch's t-test on the "
-                + "per-block log ratios), which does not move with the runner's speed; their absolute IOPS and p99 are shown, "
-                + "not gated. Other cells: Welch's t-test with at least \(RegressionCriteria.welchMinimumRuns) runs on both "
+                + "per-block log ratios), which does not move with the runner's speed, and on their *CPU ratio* (the same "
+                + "pairing on writes per QEMU CPU millisecond: steadier under host CPU steal, blind to a change that only adds "
+                + "waiting); their absolute IOPS and p99 are shown, not gated. Other cells: Welch's t-test with at least \(RegressionCriteria.welchMinimumRuns) runs on both "
                 + "sides, the exact Mann–Whitney U test when a side has 2, none with 1. The null-co control is never gated. "
                 + "*MDE* is the smallest change the test would detect with 80% power at that family-wise level.")
         md.blank()
@@ -89,6 +90,9 @@ public func comparisonMarkdown(_ c: Comparison) -> String {
                         ratio?.changePercent.map(signedPercent) ?? "-",
                         ratio.map(pText) ?? "-",
                         (ratio ?? cell.iops).minimumDetectablePercent.map { "±" + fixed($0, 1) + "%" } ?? "-",
+                        cell.cpuRatio?.changePercent.map(signedPercent) ?? "-",
+                        cell.cpuRatio.map(pText) ?? "-",
+                        cell.cpuRatio?.minimumDetectablePercent.map { "±" + fixed($0, 1) + "%" } ?? "-",
                     ]
                     + metricColumns(cell.iops, decimals: 0) + metricColumns(cell.latencyP99, decimals: 1)
                     + [notes.map { ($0.labels.isEmpty ? "" : $0.labels.joined(separator: ", ") + ": ") + $0.text }.joined(separator: "; ")])
@@ -96,10 +100,10 @@ public func comparisonMarkdown(_ c: Comparison) -> String {
         md.table(
             [
                 "Verdict", "Cell", "Ratio baseline", "Ratio current", "Ratio change", "Ratio p (Holm)", "MDE",
-                "IOPS baseline", "IOPS current", "IOPS change", "IOPS p", "p99 µs baseline", "p99 µs current",
+                "CPU ratio change", "CPU p (Holm)", "CPU MDE", "IOPS baseline", "IOPS current", "IOPS change", "IOPS p", "p99 µs baseline", "p99 µs current",
                 "p99 change", "p99 p", "Notes",
             ],
-            ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l"], rows)
+            ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l"], rows)
         md.blank()
     }
     if !c.onlyInBaseline.isEmpty {

@@ -45,13 +45,20 @@ public enum ComparedMetric: String, Hashable, Sendable, Codable {
     /// base build in the same block (`bench compare DIR --builds`): tested
     /// on the per-block log ratios with a paired t-test. Lower is a regression.
     case buildRatio = "build_ratio"
+    /// A shared-guest cell's writes per QEMU CPU millisecond over its series
+    /// reference's in the same block (a reference's over null-co's): what a
+    /// write costs QEMU, paired like `pairedRatio`. CPU time does not run
+    /// while the hypervisor steals it, so this moves less with host load
+    /// than IOPS per wall second; it misses a change that only adds waiting.
+    /// Lower is a regression (writes got costlier).
+    case cpuRatio = "cpu_ratio"
 
     var higherIsBetter: Bool { self != .latencyP99 }
 
     /// The run's value of this metric.
     func value(_ result: GuestResult) -> Double {
         switch self {
-        case .iops, .pairedRatio, .buildRatio: result.iops
+        case .iops, .pairedRatio, .buildRatio, .cpuRatio: result.iops
         case .latencyP99: result.latency.p99Us
         }
     }
@@ -61,6 +68,7 @@ public enum ComparedMetric: String, Hashable, Sendable, Codable {
         case .iops: "IOPS"
         case .latencyP99: "p99"
         case .pairedRatio: "ratio"
+        case .cpuRatio: "CPU ratio"
         case .buildRatio: "build ratio"
         }
     }
@@ -129,13 +137,16 @@ public struct CellComparison: Hashable, Sendable, Codable {
     /// The paired ratio against the series reference (shared-guest cells
     /// on both sides); when present it is the gate, not absolute IOPS.
     public var pairedRatio: MetricComparison?
+    /// The same pairing on writes per QEMU CPU millisecond, gated with it
+    /// (nil where the records have no host noise, e.g. guest-per-run cells).
+    public var cpuRatio: MetricComparison? = nil
     /// False for the null-co control and for cells whose workload differs
     /// between the sides: shown, never a regression.
     public var gated: Bool = true
     /// Why the cell is not gated.
     public var ungatedBecause: String?
 
-    public var metrics: [MetricComparison] { [pairedRatio, iops, latencyP99].compactMap { $0 } }
+    public var metrics: [MetricComparison] { [pairedRatio, cpuRatio, iops, latencyP99].compactMap { $0 } }
 }
 
 /// One provenance field whose values differ between the two sides.
@@ -229,6 +240,10 @@ public func compareResults(
         guard let lb = pb.logRatiosVsReference[id] ?? pb.logRatiosVsNull[id],
               let lc = pc.logRatiosVsReference[id] ?? pc.logRatiosVsNull[id] else { return nil }
         return comparePairedRatio(baseline: lb, current: lc, criteria: criteria)
+    } cpuRatio: { id in
+        guard let lb = pb.logCpuRatiosVsReference[id] ?? pb.logCpuRatiosVsNull[id],
+              let lc = pc.logCpuRatiosVsReference[id] ?? pc.logCpuRatiosVsNull[id] else { return nil }
+        return comparePairedRatio(baseline: lb, current: lc, criteria: criteria, metric: .cpuRatio)
     }
 }
 
@@ -241,7 +256,8 @@ public func compareResults(
 ///   are the control of the runner's speed).
 func compareSets(
     baseline: ResultSet, current: ResultSet, criteria: RegressionCriteria, baselineSource: String, currentSource: String,
-    gateControl: Bool, builds: [String]? = nil, ratio: (String) -> MetricComparison?
+    gateControl: Bool, builds: [String]? = nil, ratio: (String) -> MetricComparison?,
+    cpuRatio: (String) -> MetricComparison? = { _ in nil }
 ) -> Comparison {
     let baselineIDs = Set(baseline.cells.map(\.cellID))
     let currentIDs = Set(current.cells.map(\.cellID))
@@ -259,6 +275,7 @@ func compareSets(
             p99.gated = false
         }
         var comparison = CellComparison(cellID: cell.cellID, verdict: .untested, iops: iops, latencyP99: p99, pairedRatio: paired)
+        if paired != nil { comparison.cpuRatio = cpuRatio(cell.cellID) }
         if cell.kind == .null && !gateControl {
             comparison.gated = false
             comparison.ungatedBecause = "the null-co control: its moves are reported, not gated"
@@ -305,19 +322,21 @@ private func cellVerdict(_ cell: CellComparison) -> Verdict {
 
 /// Welch's t-test on per-block log ratios of two nights: the paired ratio's
 /// change is `exp(mean current - mean baseline) - 1`.
-func comparePairedRatio(baseline: [Double], current: [Double], criteria: RegressionCriteria) -> MetricComparison {
+func comparePairedRatio(
+    baseline: [Double], current: [Double], criteria: RegressionCriteria, metric: ComparedMetric = .pairedRatio
+) -> MetricComparison {
     let bMean = SampleStats(baseline)?.mean
     let cMean = SampleStats(current)?.mean
     var change: Double?
     if let bMean, let cMean { change = finite((exp(cMean - bMean) - 1) * 100) }
     guard baseline.count >= 2, current.count >= 2, let test = welchTTest(current, baseline), !test.pValue.isNaN else {
         return MetricComparison(
-            metric: .pairedRatio, baselineRuns: baseline.count, currentRuns: current.count, baselineMean: bMean.map { Foundation.exp($0) },
+            metric: metric, baselineRuns: baseline.count, currentRuns: current.count, baselineMean: bMean.map { Foundation.exp($0) },
             currentMean: cMean.map { Foundation.exp($0) }, changePercent: change, test: nil, statistic: nil, degreesOfFreedom: nil, pValue: nil,
             significant: false, verdict: .untested, note: "fewer than 2 paired blocks on a side")
     }
     return MetricComparison(
-        metric: .pairedRatio, baselineRuns: baseline.count, currentRuns: current.count, baselineMean: bMean.map { Foundation.exp($0) },
+        metric: metric, baselineRuns: baseline.count, currentRuns: current.count, baselineMean: bMean.map { Foundation.exp($0) },
         currentMean: cMean.map { Foundation.exp($0) }, changePercent: change, test: .welch, statistic: finite(test.statistic),
         degreesOfFreedom: test.degreesOfFreedom.flatMap(finite), pValue: test.pValue, significant: test.pValue < criteria.alpha,
         verdict: .unchanged, note: nil)
@@ -329,7 +348,7 @@ func comparePairedRatio(baseline: [Double], current: [Double], criteria: Regress
 /// (Holm's is never stricter), from its standard error.
 func applyHolm(_ cells: inout [(order: Int, cell: CellComparison)], criteria: RegressionCriteria) {
     var tests: [(cell: Int, path: WritableKeyPath<CellComparison, MetricComparison?>, p: Double)] = []
-    let paths: [WritableKeyPath<CellComparison, MetricComparison?>] = [\.pairedRatio, \.iopsOptional, \.latencyP99Optional]
+    let paths: [WritableKeyPath<CellComparison, MetricComparison?>] = [\.pairedRatio, \.cpuRatio, \.iopsOptional, \.latencyP99Optional]
     for (i, entry) in cells.enumerated() where entry.cell.gated {
         for path in paths {
             guard let m = entry.cell[keyPath: path], m.gated, let p = m.pValue else { continue }
@@ -357,7 +376,7 @@ func applyHolm(_ cells: inout [(order: Int, cell: CellComparison)], criteria: Re
             }
             if let t = metric.statistic, t != 0, t.isFinite, let change = metric.changePercent {
                 // SE of the (log) difference = |difference| / |t|.
-                let difference = metric.metric == .pairedRatio || metric.metric == .buildRatio ? log(1 + change / 100) : change / 100
+                let difference = [.pairedRatio, .buildRatio, .cpuRatio].contains(metric.metric) ? log(1 + change / 100) : change / 100
                 let se = abs(difference / t)
                 metric.minimumDetectablePercent = finite((zAlpha + zPower) * se * 100)
             }

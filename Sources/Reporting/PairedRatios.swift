@@ -77,6 +77,12 @@ public struct PairedAnalysis: Hashable, Sendable {
     /// The same against the guest's null-co control: what a series
     /// reference (which has no reference of its own) is compared by.
     public var logRatiosVsNull: [String: [Double]] = [:]
+    /// The same per-block log ratios on writes per QEMU CPU millisecond
+    /// (all threads, over the measured window): the cell's over its
+    /// reference's, and a reference's over null-co's. Below 0: the cell's
+    /// writes cost QEMU more CPU than the reference's.
+    public var logCpuRatiosVsReference: [String: [Double]] = [:]
+    public var logCpuRatiosVsNull: [String: [Double]] = [:]
     /// Slots whose warm-up hit its cap, and slots with high host steal.
     public var unsettledSlots = 0
     public var highStealSlots = 0
@@ -119,23 +125,29 @@ public struct PairedAnalysis: Hashable, Sendable {
             if let null = peers.first(where: { $0.value.kind == .null && $0.value.geometry.diskSize == cell.geometry.diskSize }),
                let a = iops[id], let n = iops[null.key] {
                 vsNull[id] = PairedRatio.make(a, over: n, referenceCellID: null.key)
-                logRatiosVsNull[id] = a.keys.sorted().compactMap { blk in
-                    guard let x = a[blk], let y = n[blk], x > 0, y > 0 else { return nil }
-                    return log(x / y)
-                }
+                logRatiosVsNull[id] = Self.logRatios(a, over: n)
+                if let c = cpu[id], let cn = cpu[null.key] { logCpuRatiosVsNull[id] = Self.logRatios(c, over: cn) }
             }
             guard let ref = Self.seriesReference(of: cell, among: peers, order: diskOrder), ref != id else { continue }
             if let a = iops[id], let b = iops[ref] {
                 vsReference[id] = PairedRatio.make(a, over: b, referenceCellID: ref)
-                logRatiosVsReference[id] = a.keys.sorted().compactMap { blk in
-                    guard let x = a[blk], let y = b[blk], x > 0, y > 0 else { return nil }
-                    return log(x / y)
-                }
+                logRatiosVsReference[id] = Self.logRatios(a, over: b)
             }
-            if let a = cpu[id], let b = cpu[ref] { cpuVsReference[id] = PairedRatio.make(a, over: b, referenceCellID: ref) }
+            if let a = cpu[id], let b = cpu[ref] {
+                cpuVsReference[id] = PairedRatio.make(a, over: b, referenceCellID: ref)
+                logCpuRatiosVsReference[id] = Self.logRatios(a, over: b)
+            }
             if let a = adjusted[id], let b = adjusted[ref] {
                 stealAdjustedVsReference[id] = PairedRatio.make(a, over: b, referenceCellID: ref)
             }
+        }
+    }
+
+    /// `log(a / b)` block by block, over the blocks both have, in block order.
+    static func logRatios(_ a: [Int: Double], over b: [Int: Double]) -> [Double] {
+        a.keys.sorted().compactMap { blk in
+            guard let x = a[blk], let y = b[blk], x > 0, y > 0 else { return nil }
+            return log(x / y)
         }
     }
 

@@ -27,7 +27,10 @@ public func replayMarkdown(_ r: ReplayReport) -> String {
     md.line(
         "- Gate: `bench compare`'s, confidence \(confidenceText(r.criteria)), threshold \(fixed(r.criteria.thresholdPercent, 1))%, "
             + "Holm–Bonferroni over the gated tests; the new night of a power pair has one cell's IOPS "
-            + "\(fixed(r.dropPercent, 1))% lower.")
+            + "\(fixed(r.dropPercent, 1))% lower"
+            + (r.regression == .cpu
+                ? " at the same QEMU CPU time (a costlier write: its CPU ratio falls as much)."
+                : r.regression == .wait ? " at the same QEMU CPU time per write (added waiting: its CPU ratio does not move)." : "."))
     md.blank()
     let aa = r.falseAlarms
     let rows: [[String]] =

@@ -44,6 +44,18 @@ public enum ReplayPool: String, Hashable, Sendable, Codable, CaseIterable {
     case split
 }
 
+/// What kind of slowdown a power night simulates in the dropped cell.
+public enum ReplayRegression: String, Hashable, Sendable, Codable, CaseIterable {
+    /// Each write costs QEMU more CPU: fewer writes in the same window at
+    /// the same CPU time, so IOPS and writes per CPU millisecond both fall
+    /// by the drop (under TCG a slower QEMU code path looks like this).
+    case cpu
+    /// Writes wait longer at the same CPU cost each (a slower device or an
+    /// added synchronous read): IOPS fall by the drop, writes per CPU
+    /// millisecond do not, and only the IOPS ratio can see it.
+    case wait
+}
+
 /// What to replay.
 public struct ReplayOptions: Hashable, Sendable {
     /// The drop applied to one cell's IOPS in the new night, as a fraction
@@ -60,11 +72,13 @@ public struct ReplayOptions: Hashable, Sendable {
     public var pool: ReplayPool
     /// The gate's settings, as `bench compare` takes them.
     public var criteria: RegressionCriteria
+    public var regression: ReplayRegression
 
     public init(
         drop: Double = 0.05, cells: [String]? = nil, nights: Int = 1000, blocks: Int? = nil, seed: UInt64 = 1,
-        pool: ReplayPool = .independent, criteria: RegressionCriteria = RegressionCriteria()
+        pool: ReplayPool = .independent, criteria: RegressionCriteria = RegressionCriteria(), regression: ReplayRegression = .cpu
     ) {
+        self.regression = regression
         self.drop = drop
         self.cells = cells
         self.nights = nights
@@ -165,6 +179,9 @@ public struct ReplayReport: Hashable, Sendable, Codable {
     public let source: String
     public let criteria: RegressionCriteria
     public let dropPercent: Double
+    /// The kind of slowdown the power nights simulate (nil in reports from
+    /// before it could be chosen: IOPS alone, as `wait` does).
+    public var regression: ReplayRegression? = nil
     public let nights: Int
     public let blocksPerNight: Int
     /// Paired blocks in the records, and records that are not shared-guest
@@ -195,8 +212,11 @@ func pairedBlocks(_ records: [RunRecord]) -> [[RunRecord]] {
 }
 
 /// A night made of `chosen` blocks, renumbered 1, 2, … so that a block drawn
-/// twice counts as two blocks; the IOPS of `dropped` scaled by `factor`.
-func syntheticNight(_ chosen: [[RunRecord]], dropped: String? = nil, factor: Double = 1) -> [RunRecord] {
+/// twice counts as two blocks; the IOPS of `dropped` scaled by `factor`, and
+/// for a `cpu` regression its write count too (the same QEMU CPU time).
+func syntheticNight(
+    _ chosen: [[RunRecord]], dropped: String? = nil, factor: Double = 1, regression: ReplayRegression = .cpu
+) -> [RunRecord] {
     var out: [RunRecord] = []
     out.reserveCapacity(chosen.reduce(0) { $0 + $1.count })
     for (index, block) in chosen.enumerated() {
@@ -206,6 +226,7 @@ func syntheticNight(_ chosen: [[RunRecord]], dropped: String? = nil, factor: Dou
             r.sequence = out.count
             if r.cellID == dropped, var result = r.result {
                 result.iops *= factor
+                if regression == .cpu { result.ops = UInt64((Double(result.ops) * factor).rounded()) }
                 r.result = result
             }
             out.append(r)
@@ -279,7 +300,7 @@ public func replayNights(records: [RunRecord], options: ReplayOptions, source: S
             if let mde = aa.cells.first(where: { $0.cellID == id })?.pairedRatio?.minimumDetectablePercent {
                 detectable[i].append(mde)
             }
-            let night = syntheticNight(currentBlocks, dropped: id, factor: 1 - options.drop)
+            let night = syntheticNight(currentBlocks, dropped: id, factor: 1 - options.drop, regression: options.regression)
             let comparison = compareResults(baseline: baseline, current: ResultSet(records: night), criteria: options.criteria)
             if gateFlags(comparison, cellID: id) { flagged[i] += 1 }
             if comparison.hasRegression { failed[i] += 1 }
@@ -291,12 +312,14 @@ public func replayNights(records: [RunRecord], options: ReplayOptions, source: S
             gateFailed: Proportion(count: failed[i], trials: options.nights),
             medianMinimumDetectablePercent: median(detectable[i]))
     }
-    return ReplayReport(
+    var report = ReplayReport(
         schemaVersion: ReplayReport.currentSchemaVersion, source: source, criteria: options.criteria,
         dropPercent: options.drop * 100, nights: options.nights, blocksPerNight: perNight, poolBlocks: blocks.count,
         unpairedRecords: records.filter { $0.slot == nil }.count, pool: options.pool, seed: options.seed,
         falseAlarms: Proportion(count: falseAlarms, trials: options.nights),
         anyFlag: Proportion(count: anyFlag, trials: options.nights), cells: cells)
+    report.regression = options.regression
+    return report
 }
 
 /// The cell IDs to drop: the named ones (by ID or short label, either case)

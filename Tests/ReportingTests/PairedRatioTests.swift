@@ -142,4 +142,40 @@ struct PairedComparisonTests {
         #expect(c.cells.allSatisfy { $0.ungatedBecause != nil })
         #expect(c.cells.first { $0.cellID == Self.small.id }?.ungatedBecause?.contains("workload differs") == true)
     }
+
+    /// Steal takes 0–30% of each slot's wall time (IOPS), not of QEMU's CPU
+    /// time per write. A write 8% costlier in the small cell hides in the
+    /// IOPS ratio's noise and stands out in the CPU ratio.
+    static func stolenNight(blocks: Int = 12, smallCost: Double) -> ResultSet {
+        var records: [RunRecord] = []
+        for b in 1...blocks {
+            for (disk, cell, iops, cost) in [(0, small, 10000.0, smallCost), (1, full, 20000.0, 1.0), (2, null, 60000.0, 0.4)] {
+                let stolen = 1 - 0.15 * (1 + sin(Double(b * 7 + disk * 3) * 1.3))
+                let measured = iops / cost * stolen
+                var r = PairedRatioTests.slot(cell, block: b, disk: disk, iops: measured)
+                // QEMU CPU time: writes x cost per write (50 µs at cost 1).
+                let ops = Double(r.result?.ops ?? 0)
+                r.slot?.host?.qemuVcpuMillis = ops * cost * 0.05
+                records.append(r)
+            }
+        }
+        return ResultSet(records: records)
+    }
+
+    @Test func aCostlierWriteHiddenInStealIsCaughtByTheCPURatio() throws {
+        let baseline = Self.stolenNight(smallCost: 1)
+        let aa = compareResults(baseline: baseline, current: Self.stolenNight(smallCost: 1))
+        #expect(!aa.hasRegression)
+        let c = compareResults(baseline: baseline, current: Self.stolenNight(blocks: 11, smallCost: 1.08))
+        let small = try #require(c.cells.first { $0.cellID == Self.small.id })
+        let ratio = try #require(small.pairedRatio)
+        let cpu = try #require(small.cpuRatio)
+        #expect(ratio.verdict == .unchanged, "the IOPS ratio cannot resolve 8% under 30% steal: \(ratio)")
+        #expect(cpu.verdict == .regression, "\(cpu)")
+        #expect(abs((cpu.changePercent ?? 0) + 100 * (1 - 1 / 1.08)) < 0.5)
+        #expect(c.hasRegression)
+        #expect(comparisonMarkdown(c).contains("**regression** (CPU ratio)"))
+        // Guest-per-run cells have no CPU ratio: only paired cells get one.
+        #expect(compareResults(baseline: ResultSet(records: []), current: baseline).cells.isEmpty)
+    }
 }

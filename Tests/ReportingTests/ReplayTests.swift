@@ -172,4 +172,29 @@ struct ReplayTests {
         #expect(md.contains("≥ 80%"))
         #expect(md.contains("a drop of exactly that size does in about half the nights"))
     }
+
+    @Test func aCostlierWriteIsSeenByTheCPURatioAndAddedWaitingIsNot() throws {
+        // Slot noise in IOPS only (as steal makes it): QEMU's CPU time per
+        // write is exact, so a 5% costlier write is flagged every night,
+        // while 5% of added waiting must get through 15% IOPS noise.
+        var records = Self.pool(blocks: 8, noise: 0.15)
+        for i in records.indices {
+            let ops = Double(records[i].result?.ops ?? 0)
+            let cost = records[i].cellID == Self.small.id ? 0.1 : 0.05
+            records[i].slot?.host?.qemuVcpuMillis = ops * cost
+        }
+        let cpu = try replayNights(
+            records: records, options: ReplayOptions(
+                drop: 0.05, cells: ["L2 256K"], nights: 100, seed: 3, criteria: RegressionCriteria(thresholdPercent: 2), regression: .cpu),
+            source: "synthetic")
+        let wait = try replayNights(
+            records: records, options: ReplayOptions(
+                drop: 0.05, cells: ["L2 256K"], nights: 100, seed: 3, criteria: RegressionCriteria(thresholdPercent: 2), regression: .wait),
+            source: "synthetic")
+        #expect(cpu.cells.first?.flagged.count == 100, "\(cpu.cells)")
+        #expect((wait.cells.first?.flagged.rate ?? 1) < 0.3, "\(wait.cells)")
+        #expect(cpu.falseAlarms.count == 0)
+        #expect(replayMarkdown(cpu).contains("a costlier write"))
+        #expect(replayMarkdown(wait).contains("added waiting"))
+    }
 }
