@@ -15,7 +15,9 @@ struct CalibrateCommand: AsyncParsableCommand {
         commandName: "calibrate",
         abstract: "Compare the native guest driver with fio: on null-co (the ceiling) and a full-coverage qcow2, or over a 3-cell L2 sweep.",
         discussion: """
-            Runs alternate native, fio, native, fio, ... so drift of the machine affects both drivers alike.
+            Runs alternate native, fio, native, fio, ... so drift of the machine affects both drivers alike; native/fio \
+            is paired by repetition (a t interval on the per-pair log ratios). Each run's share of wall time on QEMU's vCPU \
+            thread is shown: near 100% the guest's one CPU, not the storage, sets the driver's pace.
 
             Default: a null-co disk and a 1G preallocated qcow2 with the default (full-coverage) L2 cache.
 
@@ -192,9 +194,23 @@ struct Calibration {
     /// imprecision and the guest's idle moments between writes).
     static let saturatedVcpu = 0.95
 
+    /// QEMU I/O-thread microseconds per write during `driver`'s runs on
+    /// `disk`: its CPU time over the sampled window, per write at the run's
+    /// IOPS (the window includes the warm-up, at about the same rate).
+    /// Where both drivers are bound by qcow2, this is what a write costs
+    /// QEMU besides the guest.
+    func iothreadMicrosPerWrite(_ disk: Cell, _ driver: GuestDriver) -> Double? {
+        let values = ok(disk, driver).compactMap { r -> Double? in
+            guard let h = r.host, h.seconds > 0, let iops = r.result?.iops, iops > 0 else { return nil }
+            return h.qemuIothreadMillis * 1000 / (iops * h.seconds)
+        }
+        return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
+    }
+
     func vcpuText(_ disk: Cell, _ driver: GuestDriver) -> String {
         guard let busy = vcpuBusy(disk, driver) else { return "" }
-        return String(format: "  vCPU %.0f%% busy%@", busy * 100, busy >= Self.saturatedVcpu ? " (guest CPU saturated)" : "")
+        let io = iothreadMicrosPerWrite(disk, driver).map { String(format: "; I/O thread %.1f µs/write", $0) } ?? ""
+        return String(format: "  vCPU %.0f%% busy%@%@", busy * 100, busy >= Self.saturatedVcpu ? " (guest CPU saturated)" : "", io)
     }
 
     /// Ratio of means `a / b` with an approximate 95% interval: the delta

@@ -101,8 +101,8 @@ public struct SlotResult: Hashable, Sendable, Codable {
     public var submitted: UInt64
     /// Guest milliseconds from the window's end to the last write reaped
     /// (the drain), and from there to the summary being ready (histogram
-    /// percentiles, the AIO context torn down): where a slot's time goes
-    /// after its window. Nil from older guests.
+    /// percentiles): where a slot's time goes after its window. Nil from
+    /// older guests.
     public var drainMillis: Double?
     public var summaryMillis: Double?
 

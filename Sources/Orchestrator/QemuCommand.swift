@@ -100,11 +100,11 @@ public struct QemuCommand: ModeledCommand, Hashable {
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
             "-chardev", "file,id=console0,path=\(Self.escape(consolePath))",
             "-serial", "chardev:console0",
+            // Thread names ("CPU 0/TCG", "IO iothread0") let the host split
+            // QEMU's CPU time by role, per slot and per run.
+            "-name", "qcb,debug-threads=on",
         ]
         if let controlSocket {
-            // Thread names ("CPU 0/TCG", "IO iothread0") let the host split
-            // QEMU's CPU time by role in each slot.
-            a += ["-name", "qcb,debug-threads=on"]
             a += ["-chardev", "socket,id=control0,path=\(Self.escape(controlSocket)),server=on,wait=off", "-serial", "chardev:control0"]
         }
         a += [

@@ -80,8 +80,8 @@ struct CalibrationTextTests {
                 qemuMainLoopMillis: 100, qemuOtherMillis: 0)
         }
         let text = c.text(wallSeconds: 60)
-        #expect(text.contains("fio IOPS     3500 ± 248 (7.1%)  sd 100  n=3  vCPU 99% busy (guest CPU saturated)"), "\(text)")
-        #expect(text.contains("vCPU 60% busy\n"), "\(text)")
+        #expect(text.contains("fio IOPS     3500 ± 248 (7.1%)  sd 100  n=3  vCPU 99% busy (guest CPU saturated); I/O thread 28.6 µs/write"), "\(text)")
+        #expect(text.contains("vCPU 60% busy; I/O thread"), "\(text)")
         #expect(text.contains("vCPU busy on the qcow2 cells 99% 99% 99% (3 of 3 saturated)"))
         #expect(text.contains("vCPU busy on the qcow2 cells 60% 60% 60% (0 of 3 saturated)"))
     }
