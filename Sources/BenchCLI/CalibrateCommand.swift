@@ -183,11 +183,17 @@ struct Calibration {
     /// Near 1 the guest's one CPU is saturated: the driver's own cost per
     /// write, not the storage, sets its pace.
     func vcpuBusy(_ disk: Cell, _ driver: GuestDriver) -> Double? {
-        let shares = ok(disk, driver).compactMap { r -> Double? in
-            guard let h = r.host, h.seconds > 0 else { return nil }
-            return h.qemuVcpuMillis / (h.seconds * 1000)
+        meanOverRuns(disk, driver) { h, _ in h.qemuVcpuMillis / (h.seconds * 1000) }
+    }
+
+    /// Mean over `driver`'s successful runs on `disk` of a figure from the
+    /// run's host window and IOPS; nil when no run has a window.
+    func meanOverRuns(_ disk: Cell, _ driver: GuestDriver, _ figure: (HostNoise, Double) -> Double) -> Double? {
+        let values = ok(disk, driver).compactMap { r -> Double? in
+            guard let h = r.host, h.seconds > 0, let iops = r.result?.iops, iops > 0 else { return nil }
+            return figure(h, iops)
         }
-        return shares.isEmpty ? nil : shares.reduce(0, +) / Double(shares.count)
+        return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
     }
 
     /// A vCPU thread busier than this is saturated (the rest is the poll's
@@ -200,11 +206,7 @@ struct Calibration {
     /// Where both drivers are bound by qcow2, this is what a write costs
     /// QEMU besides the guest.
     func iothreadMicrosPerWrite(_ disk: Cell, _ driver: GuestDriver) -> Double? {
-        let values = ok(disk, driver).compactMap { r -> Double? in
-            guard let h = r.host, h.seconds > 0, let iops = r.result?.iops, iops > 0 else { return nil }
-            return h.qemuIothreadMillis * 1000 / (iops * h.seconds)
-        }
-        return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
+        meanOverRuns(disk, driver) { h, iops in h.qemuIothreadMillis * 1000 / (iops * h.seconds) }
     }
 
     func vcpuText(_ disk: Cell, _ driver: GuestDriver) -> String {

@@ -248,7 +248,7 @@ struct MatrixCommand: AsyncParsableCommand {
         print(
             MatrixSummary.text(
                 records: records, planned: plan.count, wallSeconds: wallSeconds, qemuWallSeconds: qemuWall, outputDirectory: outputDir,
-                removal: removal.map { ImageRemovalFigure(seconds: $0, writes: MatrixSummary.imageWrites(r: records), probedSecondsPerWrite: probedRemoval) }))
+                removal: removal.map { ImageRemovalFigure(seconds: $0, writes: ImageRemoval.writes(in: records), probedSecondsPerWrite: probedRemoval) }))
         if interrupted {
             progress.note("interrupted: finished runs are in \(outputDir)/results.jsonl; continue with:")
             progress.note("  \(resumeCommand(outputDir))")
@@ -426,15 +426,6 @@ enum MatrixSummary {
     static func cellsWithoutSuccess(_ records: [RunRecord]) -> [String] {
         let ok = Set(records.filter { $0.status == .ok }.map(\.cellID))
         return Array(Set(records.map(\.cellID)).subtracting(ok)).sorted()
-    }
-
-    /// Writes the qcow2 and raw images took in the shared guests' slots,
-    /// warm-up included (what their removal has to free).
-    static func imageWrites(r records: [RunRecord]) -> Double {
-        records.filter { $0.cell.kind != .null && $0.slot != nil }.compactMap { r -> Double? in
-            guard let res = r.result, res.seconds > 0 else { return nil }
-            return Double(res.ops) * (1 + Double(r.slot?.warmupMillis ?? 0) / 1000 / res.seconds)
-        }.reduce(0, +)
     }
 
     static func text(

@@ -241,8 +241,9 @@ func runSlot(
             } else if wrote, measuring {
                 ops += 1
                 seconds[min(seconds.count - 1, Int((now - measureStart) / 1_000_000_000))] += 1
-                histogram.record(now - submittedAt[slot])
-                latencyNanos &+= now - submittedAt[slot]
+                let latency = now - submittedAt[slot]
+                histogram.record(latency)
+                latencyNanos &+= latency
             }
             if submitting {
                 qcb_prep_pwrite(obj, fd, buffers + slot * Int(bs), Int(bs), Int64(bitPattern: offsets.next()), nil)

@@ -220,7 +220,7 @@ public struct PairedSession: Sendable {
                     if Task.isCancelled { break }
                 }
                 let first = batchFirst
-                _ = await ImageRemoval.remove(batchFiles)
+                await ImageRemoval.remove(batchFiles)
                 batchFiles = []
                 for block in first..<(first + (perSlot.isEmpty ? 0 : batch)) {
                     for i in perSlot {
@@ -427,10 +427,7 @@ actor SlotPlanner {
                 // The images must be removed within the budget too, and that
                 // grows with every write (`removalSecondsPerWrite`).
                 let elapsed = PairedSession.seconds(ContinuousClock.now - started)
-                let written = all.filter { $0.cell.kind != .null && $0.slot?.group == group.id }.compactMap { r -> Double? in
-                    guard let res = r.result, res.seconds > 0 else { return nil }
-                    return Double(res.ops) * (1 + Double(r.slot?.warmupMillis ?? 0) / 1000 / res.seconds)
-                }.reduce(0, +)
+                let written = ImageRemoval.writes(in: all.filter { $0.slot?.group == group.id })
                 let perBlock = candidate > 1 ? written / Double(candidate - 1) : 0
                 let removal = (written + perBlock) * budget.removalSecondsPerWrite
                 if elapsed + (lastBlockSeconds ?? 0) + removal > seconds { return false }
@@ -616,6 +613,15 @@ public enum ImageRemoval {
     /// Budget estimate per write in the images (parallel removal) when the
     /// probe could not run.
     public static let quietHostSecondsPerWrite = 30e-6
+
+    /// Writes the qcow2 and raw images of `records`' shared-guest slots
+    /// took, warm-up included at the window's rate: what removing them frees.
+    public static func writes(in records: [RunRecord]) -> Double {
+        records.filter { $0.cell.kind != .null && $0.slot != nil }.compactMap { r -> Double? in
+            guard let res = r.result, res.seconds > 0 else { return nil }
+            return Double(res.ops) * (1 + Double(r.slot?.warmupMillis ?? 0) / 1000 / res.seconds)
+        }.reduce(0, +)
+    }
 
     /// Removes `files` in parallel; the wall seconds it took.
     @discardableResult
