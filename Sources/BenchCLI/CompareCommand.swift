@@ -21,7 +21,7 @@ struct CompareCommand: AsyncParsableCommand {
 
             Two QEMU builds: `bench compare DIR --builds base,patched` compares the builds measured in one run \
             (`bench --matrix --qemu-build base=… --qemu-build patched=…`), gated on each cell's per-block build ratio \
-            (paired t-test). Two directories that each ran one build, under different names, are matched by \
+            of IOPS and of writes per QEMU CPU millisecond (paired t-tests, Holm over cells x metrics). Two directories that each ran one build, under different names, are matched by \
             configuration without the build name, as across nights.
 
             Exit status: 0 no regression, 1 a regression, 2 bad input.

@@ -45,9 +45,11 @@ public func comparisonMarkdown(_ c: Comparison) -> String {
             "QEMU build \(code(builds[1])) against the base build \(code(builds[0])), measured in one run: each block booted one "
                 + "guest per build and ran every cell in it. A cell's *build ratio* is its IOPS under \(code(builds[1])) over its "
                 + "IOPS under \(code(builds[0])) in the same block (geometric mean over blocks; paired t-test on the per-block "
-                + "log ratios). A change is flagged when it is significant at \(confidenceText(criteria)) confidence after "
+                + "log ratios); its *CPU ratio* pairs writes per QEMU CPU millisecond the same way (steadier when the host "
+                + "steals CPU between the two guests, blind to a change that only adds waiting). "
+                + "A change is flagged when it is significant at \(confidenceText(criteria)) confidence after "
                 + "Holm–Bonferroni over every gated test, and larger than \(fixed(criteria.thresholdPercent, 1))%: a lower "
-                + "build ratio is a regression. The null-co cell is gated too: a build can slow the I/O path without qcow2. "
+                + "build or CPU ratio is a regression. The null-co cell is gated too: a build can slow the I/O path without qcow2. "
                 + "Cells that ran a guest per run have no blocks to pair and are gated on IOPS and p99 (Welch). "
                 + "*MDE* is the smallest change the test would detect with 80% power at that family-wise level.")
         md.blank()

@@ -46,8 +46,9 @@ public enum ComparedMetric: String, Hashable, Sendable, Codable {
     /// on the per-block log ratios with a paired t-test. Lower is a regression.
     case buildRatio = "build_ratio"
     /// A shared-guest cell's writes per QEMU CPU millisecond over its series
-    /// reference's in the same block (a reference's over null-co's): what a
-    /// write costs QEMU, paired like `pairedRatio`. CPU time does not run
+    /// reference's in the same block (a reference's over null-co's; between
+    /// builds, under the compared build over the base's): what a write costs
+    /// QEMU, paired like `pairedRatio` (or `buildRatio`). CPU time does not run
     /// while the hypervisor steals it, so this moves less with host load
     /// than IOPS per wall second; it misses a change that only adds waiting.
     /// Lower is a regression (writes got costlier).

@@ -24,6 +24,11 @@ public struct BuildComparison: Hashable, Sendable {
     public var base: String { builds.first?.name ?? QemuBuildName.system }
     /// Per non-base build, per `Cell.baseID`: build over base, block by block.
     public var ratios: [String: [String: PairedRatio]] = [:]
+    /// The same on writes per QEMU CPU millisecond (all threads, over the
+    /// measured window): below 1, the build spends more CPU on a write. It
+    /// does not run while the host steals the CPU, so it is steadier than
+    /// IOPS between guests booted minutes apart; it misses added waiting.
+    public var cpuRatios: [String: [String: PairedRatio]] = [:]
     /// Per build, `Cell.baseID` to the cell ID the build ran it as.
     public var cellIDs: [String: [String: String]] = [:]
 
@@ -55,12 +60,18 @@ public struct BuildComparison: Hashable, Sendable {
         builds = ([base] + order).compactMap { info[$0] }
 
         let iops = Self.slotIOPS(sorted)
+        let cpu = Self.slotWritesPerCPUMillisecond(sorted)
         for r in sorted where r.slot != nil && r.succeeded { cellIDs[r.cell.build, default: [:]][r.cell.baseID] = r.cellID }
         for b in order {
             for (baseID, values) in iops[b] ?? [:] {
                 guard let ref = iops[base]?[baseID], let refID = cellIDs[base]?[baseID],
                       let ratio = PairedRatio.make(values, over: ref, referenceCellID: refID) else { continue }
                 ratios[b, default: [:]][baseID] = ratio
+            }
+            for (baseID, values) in cpu[b] ?? [:] {
+                guard let ref = cpu[base]?[baseID], let refID = cellIDs[base]?[baseID],
+                      let ratio = PairedRatio.make(values, over: ref, referenceCellID: refID) else { continue }
+                cpuRatios[b, default: [:]][baseID] = ratio
             }
         }
     }
@@ -73,6 +84,17 @@ public struct BuildComparison: Hashable, Sendable {
             iops[r.cell.build, default: [:]][r.cell.baseID, default: [:]][r.repetition] = v
         }
         return iops
+    }
+
+    /// Per build, per `Cell.baseID`, per block: the successful slots' writes
+    /// per QEMU CPU millisecond (slots without a CPU sample are left out).
+    static func slotWritesPerCPUMillisecond(_ records: [RunRecord]) -> [String: [String: [Int: Double]]] {
+        var out: [String: [String: [Int: Double]]] = [:]
+        for r in records where r.succeeded {
+            guard let host = r.slot?.host, let result = r.result, result.ops > 0, host.qemuMillis > 0 else { continue }
+            out[r.cell.build, default: [:]][r.cell.baseID, default: [:]][r.repetition] = Double(result.ops) / host.qemuMillis
+        }
+        return out
     }
 
     /// `+7.9% (CI 4.1–11.8%)`, `-61.2% (CI -64.0% to -58.1%)`.
@@ -109,7 +131,8 @@ func buildsSection(_ set: ResultSet, into md: inout MarkdownWriter) {
     md.line(
         "Each block boots one guest per build, in a shuffled order, and runs every cell in it; a ratio is the geometric "
             + "mean over blocks of the cell's IOPS under the build divided by its IOPS under the base build (\(cmp.base)) "
-            + "in the same block, with a 95% CI (t interval on the log ratios). Each CI is for its cell alone: over many "
+            + "in the same block, with a 95% CI (t interval on the log ratios); *CPU/write ratio* pairs writes per QEMU "
+            + "CPU millisecond the same way (below 1: the build spends more CPU on a write). Each CI is for its cell alone: over many "
             + "cells some exclude 1 by chance (about 1 in 20 in an A/A pair), and a guest's speed is shared by its cells; "
             + "`bench compare DIR --builds BASE,COMPARED` tests every cell at once (Holm–Bonferroni) and is the gate.")
     md.blank()
@@ -137,13 +160,16 @@ func buildsSection(_ set: ResultSet, into md: inout MarkdownWriter) {
     for id in order {
         for b in cmp.builds.dropFirst() {
             guard let r = cmp.ratios[b.name]?[id] else { continue }
+            let cpu = cmp.cpuRatios[b.name]?[id]
             rows.append([
-                label(id), "\(b.name) / \(cmp.base)", ratioText(r), BuildComparison.changeText(r), "\(r.blocks)",
-                r.differs ? "differs" : "no difference detected",
+                label(id), "\(b.name) / \(cmp.base)", ratioText(r), BuildComparison.changeText(r), cpu.map(ratioText) ?? "-",
+                "\(r.blocks)", r.differs ? "differs" : "no difference detected",
             ])
         }
     }
-    md.table(["Cell", "Builds", "IOPS ratio (CI95)", "Change", "Blocks", "Verdict"], ["l", "l", "r", "r", "r", "l"], rows)
+    md.table(
+        ["Cell", "Builds", "IOPS ratio (CI95)", "Change", "CPU/write ratio (CI95)", "Blocks", "Verdict"],
+        ["l", "l", "r", "r", "r", "r", "l"], rows)
     md.blank()
     for line in cmp.verdicts(order: order, label: label) { md.line("- " + line) }
     md.blank()

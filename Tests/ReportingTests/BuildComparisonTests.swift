@@ -17,7 +17,11 @@ struct BuildComparisonTests {
     /// One run of two builds over `blocks` blocks. The block's drift moves
     /// both builds alike (they ran in the same block); `factor` is the
     /// compared build's IOPS over the base's, per cell base ID.
-    static func run(blocks: Int = 8, factor: [String: Double]) -> ResultSet {
+    /// `stolen(block, guest)` is the share of the window the host stole
+    /// from that guest: its IOPS fall by it and so does QEMU's CPU time,
+    /// as they do under steal, so writes per CPU millisecond keep the build's
+    /// cost.
+    static func run(blocks: Int = 8, factor: [String: Double], stolen: (Int, Int) -> Double = { _, _ in 0 }) -> ResultSet {
         var records: [RunRecord] = []
         for b in 1...blocks {
             let drift = 1 + 0.25 * sin(Double(b) * 1.3)
@@ -27,7 +31,9 @@ struct BuildComparisonTests {
                     c.build = build
                     let noise = 1 + 0.02 * sin(Double(b * 7 + d * 3 + guest))
                     let f = build == "patched" ? factor[cell.baseID] ?? 1 : 1
-                    var r = PairedRatioTests.slot(c, block: b, disk: d, iops: 10000 * Double(d + 1) * drift * noise * f)
+                    let kept = 1 - stolen(b, guest)
+                    var r = PairedRatioTests.slot(
+                        c, block: b, disk: d, iops: 10000 * Double(d + 1) * drift * noise * f * kept, cpuMillis: 1000 * drift * kept)
                     r.sequence = b * 100 + guest * 10 + d
                     records.append(r)
                 }
@@ -55,6 +61,29 @@ struct BuildComparisonTests {
         #expect((r.minimumDetectablePercent ?? 99) < 5, "\(r)")
         let iops = try #require(slower.cells.first { $0.cellID == Self.small.baseID }?.iops)
         #expect(!iops.gated && iops.verdict != .regression, "Welch on absolute IOPS cannot see it under the drift")
+    }
+
+    /// Guests booted minutes apart see different steal, so the per-block IOPS
+    /// ratio is noisy; the build's costlier write shows in every block's CPU
+    /// time, and the CPU ratio gates it.
+    @Test func aCostlierWriteUnderStealIsCaughtByTheCPURatio() throws {
+        let factors = [Self.small.baseID: 0.9, Self.full.baseID: 0.9, Self.null.baseID: 0.9]
+        let stolen: (Int, Int) -> Double = { b, g in 0.2 + 0.2 * sin(Double(b * 5 + g * 11)) }
+        let c = try compareBuilds(Self.run(factor: factors, stolen: stolen), base: "base", compared: "patched", source: "r")
+        #expect(c.regressions.count == 3, "\(c.cells.map { ($0.cellID, $0.verdict) })")
+        for cell in c.cells {
+            let iops = try #require(cell.pairedRatio), cpu = try #require(cell.cpuRatio)
+            #expect(cpu.metric == .cpuRatio && cpu.test == .pairedT && cpu.verdict == .regression, "\(cell.cellID): \(cpu)")
+            #expect(abs((cpu.changePercent ?? 0) + 10) < 1, "\(cpu)")
+            #expect(iops.verdict != .regression, "steal hides it from the IOPS ratio: \(iops)")
+        }
+        let same = try compareBuilds(Self.run(factor: [:], stolen: stolen), base: "base", compared: "patched", source: "r")
+        #expect(!same.hasRegression, "A/A under the same steal: \(same.cells.map { ($0.cellID, $0.verdict) })")
+        let md = comparisonMarkdown(c)
+        #expect(md.contains("*CPU ratio* pairs writes per QEMU CPU millisecond"), "\(md)")
+        let report = BuildComparison(records: Self.run(factor: factors, stolen: stolen).records)
+        let ratio = try #require(report.cpuRatios["patched"]?[Self.small.baseID])
+        #expect(abs(ratio.ratio - 0.9) < 0.01 && ratio.high < 1, "\(ratio)")
     }
 
     @Test func onlyTheAffectedCellRegresses() throws {
