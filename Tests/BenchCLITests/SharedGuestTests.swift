@@ -175,7 +175,9 @@ struct SharedGuestTests {
         let run = try await bench(["--matrix", file, "--output", out], tmpdir: dir + "/tmp")
         #expect(exitCode(run) == 0, "\(run.stderr)")
         let records = try ResultsLog.read(path: out + "/results.jsonl")
-        #expect(records.count == 10 && records.allSatisfy { $0.status == .ok })
+        #expect(
+            records.count == 10 && records.allSatisfy { $0.status == .ok },
+            "\(records.map { "\($0.cellID)#\($0.repetition) guest \($0.slot?.guest ?? 0): \($0.failure ?? "ok")" })\n\(run.stderr)")
         let fresh = records.filter { $0.cell.state == .fresh }
         #expect(Set(fresh.compactMap { $0.slot.map { "\($0.guest)/\($0.disk)" } }).count == 5, "one image per slot")
         let null = records.filter { $0.cell.kind == .null }
