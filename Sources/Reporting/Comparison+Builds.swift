@@ -64,8 +64,8 @@ public func compareBuilds(
     let ran = set.buildNames
     guard base != compared else { throw .same(name: base) }
     for name in [base, compared] where !ran.contains(name) { throw .unknown(name: name, ran: ran) }
-    let logs = perBlockLogRatios(BuildComparison.slotIOPS(set.records), base: base, compared: compared)
-    let cpuLogs = perBlockLogRatios(BuildComparison.slotWritesPerCPUMillisecond(set.records), base: base, compared: compared)
+    let logs = perBlockLogRatios(BuildComparison.perSlot(set.records) { $0.result?.iops }, base: base, compared: compared)
+    let cpuLogs = perBlockLogRatios(BuildComparison.perSlot(set.records) { $0.writesPerQemuCPUMillisecond }, base: base, compared: compared)
     var c = compareSets(
         baseline: set.records(ofBuild: base), current: set.records(ofBuild: compared), criteria: criteria,
         baselineSource: "\(source) (build \(base))", currentSource: "\(source) (build \(compared))", gateControl: true,

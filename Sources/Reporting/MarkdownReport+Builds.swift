@@ -59,40 +59,30 @@ public struct BuildComparison: Hashable, Sendable {
         order.removeAll { $0 == base }
         builds = ([base] + order).compactMap { info[$0] }
 
-        let iops = Self.slotIOPS(sorted)
-        let cpu = Self.slotWritesPerCPUMillisecond(sorted)
         for r in sorted where r.slot != nil && r.succeeded { cellIDs[r.cell.build, default: [:]][r.cell.baseID] = r.cellID }
-        for b in order {
-            for (baseID, values) in iops[b] ?? [:] {
-                guard let ref = iops[base]?[baseID], let refID = cellIDs[base]?[baseID],
-                      let ratio = PairedRatio.make(values, over: ref, referenceCellID: refID) else { continue }
-                ratios[b, default: [:]][baseID] = ratio
+        func buildOverBase(_ figure: [String: [String: [Int: Double]]]) -> [String: [String: PairedRatio]] {
+            var out: [String: [String: PairedRatio]] = [:]
+            for b in order {
+                for (baseID, values) in figure[b] ?? [:] {
+                    guard let ref = figure[base]?[baseID], let refID = cellIDs[base]?[baseID],
+                          let ratio = PairedRatio.make(values, over: ref, referenceCellID: refID) else { continue }
+                    out[b, default: [:]][baseID] = ratio
+                }
             }
-            for (baseID, values) in cpu[b] ?? [:] {
-                guard let ref = cpu[base]?[baseID], let refID = cellIDs[base]?[baseID],
-                      let ratio = PairedRatio.make(values, over: ref, referenceCellID: refID) else { continue }
-                cpuRatios[b, default: [:]][baseID] = ratio
-            }
+            return out
         }
+        ratios = buildOverBase(Self.perSlot(sorted) { $0.result?.iops })
+        cpuRatios = buildOverBase(Self.perSlot(sorted) { $0.writesPerQemuCPUMillisecond })
     }
 
-    /// Per build, per `Cell.baseID`, per block: the successful slots' IOPS.
-    static func slotIOPS(_ records: [RunRecord]) -> [String: [String: [Int: Double]]] {
-        var iops: [String: [String: [Int: Double]]] = [:]
-        for r in records where r.slot != nil && r.succeeded {
-            guard let v = r.result?.iops else { continue }
-            iops[r.cell.build, default: [:]][r.cell.baseID, default: [:]][r.repetition] = v
-        }
-        return iops
-    }
-
-    /// Per build, per `Cell.baseID`, per block: the successful slots' writes
-    /// per QEMU CPU millisecond (slots without a CPU sample are left out).
-    static func slotWritesPerCPUMillisecond(_ records: [RunRecord]) -> [String: [String: [Int: Double]]] {
+    /// Per build, per `Cell.baseID`, per block: `figure` of the successful
+    /// slots (IOPS, writes per QEMU CPU millisecond); slots it has no value
+    /// for are left out.
+    static func perSlot(_ records: [RunRecord], _ figure: (RunRecord) -> Double?) -> [String: [String: [Int: Double]]] {
         var out: [String: [String: [Int: Double]]] = [:]
-        for r in records where r.succeeded {
-            guard let host = r.slot?.host, let result = r.result, result.ops > 0, host.qemuMillis > 0 else { continue }
-            out[r.cell.build, default: [:]][r.cell.baseID, default: [:]][r.repetition] = Double(result.ops) / host.qemuMillis
+        for r in records where r.slot != nil && r.succeeded {
+            guard let v = figure(r) else { continue }
+            out[r.cell.build, default: [:]][r.cell.baseID, default: [:]][r.repetition] = v
         }
         return out
     }
@@ -173,4 +163,13 @@ func buildsSection(_ set: ResultSet, into md: inout MarkdownWriter) {
     md.blank()
     for line in cmp.verdicts(order: order, label: label) { md.line("- " + line) }
     md.blank()
+}
+
+extension RunRecord {
+    /// Writes per QEMU CPU millisecond (all threads) over the slot's
+    /// measured window; nil without a CPU sample or a write.
+    var writesPerQemuCPUMillisecond: Double? {
+        guard let host = slot?.host, let result, result.ops > 0, host.qemuMillis > 0 else { return nil }
+        return Double(result.ops) / host.qemuMillis
+    }
 }

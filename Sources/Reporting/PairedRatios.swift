@@ -115,9 +115,7 @@ public struct PairedAnalysis: Hashable, Sendable {
             if let slope, let stolen = slot.host?.stealPercent {
                 adjusted[r.cellID, default: [:]][r.repetition] = result.iops * exp(-slope * stolen)
             }
-            if let host = slot.host, result.ops > 0, host.qemuMillis > 0 {
-                cpu[r.cellID, default: [:]][r.repetition] = Double(result.ops) / host.qemuMillis
-            }
+            if let writes = r.writesPerQemuCPUMillisecond { cpu[r.cellID, default: [:]][r.repetition] = writes }
         }
         for (id, cell) in cells where cell.kind != .null {
             let group = groupOf[id]
