@@ -56,26 +56,50 @@ public enum CacheTraceFile {
                 throw .io(what: "cannot read the QEMU trace log", path: path, errno: errno)
             }
             if n == 0 { break }
-            for (i, byte) in buffer[0..<n].enumerated() {
-                if byte == 0x0A {
-                    // An over-long line counts as ignored, like any other non-event.
-                    counter.consume(line: skipping ? "" : Substring(decoding: carry, as: UTF8.self))
+            buffer.withUnsafeBufferPointer { chunkBytes in
+                guard let base = chunkBytes.baseAddress else { return }
+                var lineStart = 0
+                while lineStart < n {
+                    guard let found = memchr(base + lineStart, 0x0A, n - lineStart) else {
+                        // The rest is the start of a line the next chunk ends.
+                        if !skipping {
+                            carry.append(contentsOf: chunkBytes[lineStart..<n])
+                            if carry.count > maxLine {
+                                skipping = true
+                                carry.removeAll(keepingCapacity: true)
+                            }
+                        }
+                        break
+                    }
+                    let nl = UnsafeRawPointer(found) - UnsafeRawPointer(base)
+                    if skipping {
+                        // An over-long line counts as ignored, like any other non-event.
+                        counter.ignore()
+                    } else if carry.isEmpty {
+                        if nl - lineStart > maxLine {
+                            counter.ignore()
+                        } else {
+                            counter.consume(bytes: UnsafeBufferPointer(rebasing: chunkBytes[lineStart..<nl]))
+                        }
+                    } else {
+                        carry.append(contentsOf: chunkBytes[lineStart..<nl])
+                        if carry.count > maxLine {
+                            counter.ignore()
+                        } else {
+                            carry.withUnsafeBufferPointer { counter.consume(bytes: $0) }
+                        }
+                    }
                     carry.removeAll(keepingCapacity: true)
                     skipping = false
-                    lineEnd = position + UInt64(i) + 1
-                } else if !skipping {
-                    carry.append(byte)
-                    if carry.count > maxLine {
-                        skipping = true
-                        carry.removeAll(keepingCapacity: true)
-                    }
+                    lineEnd = position + UInt64(nl) + 1
+                    lineStart = nl + 1
                 }
             }
             position += UInt64(n)
         }
         // A torn last line (QEMU still writing) is parsed if complete enough.
         if includeTornLine, !carry.isEmpty, !skipping {
-            counter.consume(line: Substring(decoding: carry, as: UTF8.self))
+            carry.withUnsafeBufferPointer { counter.consume(bytes: $0) }
             lineEnd = position
         }
         return (counter.result, lineEnd)

@@ -32,9 +32,21 @@ let observedTrace = """
         "qcow2_cache_get_done co 0x1 is_l2_cache 2 index 0", "qcow2_cache_get_done co 0x1 is_l2_cache 1 index",
         "x@1.5:qcow2_cache_get_done co 0x1 is_l2_cache 1 index 0", "qemu-system-x86_64: warning: something",
         "7442@1.1000000:qcow2_cache_get_done co 0x1 is_l2_cache 1 index 0",
+        "qcow2_cache_get_done co 0x1 is_l2_cache 1 index 0 extra", "qcow2_cache_get_done co 0x is_l2_cache 1 index 0",
+        "qcow2_cache_get_done co 0x1 is_l2_cache 1 index -1", "qcow2_cache_get_donex co 0x1 is_l2_cache 1 index 0",
+        "7442@1796019261:qcow2_cache_get_done co 0x1 is_l2_cache 1 index 0", "7442@.5:qcow2_cache_get_done co 0x1 is_l2_cache 1 index 0",
     ])
     func rejectsOtherLines(_ text: String) {
         #expect(CacheTraceLine(parsing: Substring(text)) == nil)
+    }
+
+    @Test func bytesAndTextParseAlike() throws {
+        // Spacing QEMU does not write but the field split always allowed, and hex in either case.
+        let line = "7442@1796019261.000007:qcow2_cache_get_read  co 0x55AbCd is_l2_cache 0 index 4095 "
+        let l = try #require(CacheTraceLine(parsing: Substring(line)))
+        #expect(l == CacheTraceLine(pid: 7442, micros: 1_796_019_261_000_007, event: .read, coroutine: 0x55_abcd, isL2: false, index: 4095))
+        let fromBytes = Array(line.utf8).withUnsafeBufferPointer { CacheTraceLine(bytes: $0) }
+        #expect(fromBytes == l)
     }
 
     @Test func countsMissesLookupsAndReadTimes() {
