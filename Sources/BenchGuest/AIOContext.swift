@@ -47,15 +47,20 @@ struct AIOContext: ~Copyable {
     /// to a second, so a guest kernel thread that a completion waits on can
     /// always run, and a device that stops completing I/O becomes an error
     /// after `stallLimit` seconds instead of a hang the host can only kill.
-    func poll(max: Int, into events: UnsafeMutablePointer<io_event>, inFlight: Int) throws(GuestFailure) -> Int {
+    ///
+    /// `blocked` is set when the spin ran out and the call slept: a slot
+    /// counts these, since each one lets the vCPU halt.
+    func poll(max: Int, into events: UnsafeMutablePointer<io_event>, inFlight: Int, blocked: inout Bool) throws(GuestFailure) -> Int {
         var zero = timespec(tv_sec: 0, tv_nsec: 0)
         var spins = 0
+        blocked = false
         while spins < Self.spinLimit {
             let rc = io_getevents(ctx, 0, max, events, &zero)
             if rc > 0 { return Int(rc) }
             if rc < 0 && rc != -EINTR { throw .syscall("io_getevents", -rc) }
             spins += 1
         }
+        blocked = true
         var stalled = 0
         while true {
             var timeout = timespec(tv_sec: 1, tv_nsec: 0)

@@ -183,6 +183,7 @@ func runSlot(
     var errors = WriteErrors()
     var submitCalls: UInt64 = 0
     var submitted: UInt64 = 0
+    var blockingWaits: UInt64 = 0
 
     let start = monotonicNanos()
     let bucketNanos = SteadyState.bucketMillis * 1_000_000
@@ -205,7 +206,8 @@ func runSlot(
     var inFlight = depth
     var submitting = true
     while inFlight > 0 {
-        let n = try ctx.poll(max: depth, into: events, inFlight: inFlight)
+        var blocked = false
+        let n = try ctx.poll(max: depth, into: events, inFlight: inFlight, blocked: &blocked)
         var now = monotonicNanos()
         if warming {
             let bucket = Int((now - start) / bucketNanos)
@@ -229,6 +231,7 @@ func runSlot(
             port.send(ControlProtocol.end)
         }
         let measuring = now >= measureStart && now < measureEnd
+        if blocked, measuring { blockingWaits += 1 }
         var resubmit = 0
         for i in 0..<n {
             let ev = events[i]
@@ -275,6 +278,7 @@ func runSlot(
         firstError: errors.first, submitCalls: submitCalls, submitted: submitted)
     let ms = { (from: UInt64, to: UInt64) in to >= from ? Double(to - from) / 1e6 : 0 }
     result.drainMillis = measureEnd == .max ? nil : ms(measureEnd, drained)
+    result.blockingWaits = blockingWaits
     result.summaryMillis = ms(drained, monotonicNanos())
     return result
 }

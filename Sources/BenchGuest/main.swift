@@ -109,7 +109,8 @@ func runNative(_ spec: WorkloadSpec) throws(GuestFailure) -> GuestResult {
         var inFlight = depth
         var submitting = true
         while inFlight > 0 {
-            let n = try ctx.poll(max: depth, into: events, inFlight: inFlight)
+            var blocked = false
+            let n = try ctx.poll(max: depth, into: events, inFlight: inFlight, blocked: &blocked)
             let now = monotonicNanos()
             if now >= measureEnd { submitting = false }
             let measuring = now >= measureStart && now < measureEnd

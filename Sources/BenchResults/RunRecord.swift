@@ -221,6 +221,9 @@ public struct SlotInfo: Hashable, Sendable, Codable {
     /// io_submit calls and the I/Os they carried inside the window.
     public var submitCalls: UInt64?
     public var submitted: UInt64?
+    /// Waits in the window where the guest driver's spin ran out and it
+    /// slept (`SlotResult.blockingWaits`).
+    public var blockingWaits: UInt64?
     /// The run's ratio-CI target (fraction), when blocks were added until it
     /// was met: reports list the cells that missed it.
     public var targetCI: Double?

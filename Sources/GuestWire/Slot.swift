@@ -105,6 +105,9 @@ public struct SlotResult: Hashable, Sendable, Codable {
     /// older guests.
     public var drainMillis: Double?
     public var summaryMillis: Double?
+    /// Polls in the window that found nothing for the whole spin and then
+    /// slept in io_getevents, letting the vCPU halt. Nil from older guests.
+    public var blockingWaits: UInt64?
 
     public init(
         id: Int, disk: String, ops: UInt64, seconds: Double, iops: Double, latency: GuestResult.Latency,

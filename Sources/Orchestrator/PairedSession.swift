@@ -464,6 +464,7 @@ actor SlotPlanner {
             host: outcome.noise, submitCalls: outcome.result?.submitCalls, submitted: outcome.result?.submitted,
             targetCI: budget.targetCI)
         record.slot?.cache = outcome.cache
+        record.slot?.blockingWaits = outcome.result?.blockingWaits
         try append(record)
         if failed, slot.attempt == 1 { queue.insert((slot.disk, slot.block, slot.position, 2), at: 0) }
         if !failed { done.insert(RunKey(cellID: cell.id, repetition: slot.block)) }

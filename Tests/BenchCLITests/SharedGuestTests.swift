@@ -76,6 +76,10 @@ struct SharedGuestTests {
             #expect(slots.compactMap(\.slot?.position).sorted() == [0, 1, 2])
         }
         #expect(records.allSatisfy { ($0.slot?.host?.qemuVcpuMillis ?? 0) > 0 }, "vCPU time is sampled per slot")
+        // Each sleep in the driver precedes a batch it then resubmits.
+        #expect(
+            records.allSatisfy { r in r.slot.map { s in s.blockingWaits.map { $0 <= (s.submitCalls ?? 0) + 1 } ?? false } ?? false },
+            "every slot counts the driver's blocking waits")
         #expect(records.allSatisfy { $0.hostBootMillis != nil && !$0.provenance.qemuCommandLine.isEmpty })
 
         let cells = try String(contentsOfFile: out + "/cells.csv", encoding: .utf8)
