@@ -34,6 +34,33 @@ struct AIOContext: ~Copyable {
         }
     }
 
+    /// Submits reaped-and-refilled control blocks in io_submit calls of at
+    /// most `submitBatch`; returns the number of calls.
+    ///
+    /// Why not all at once: QEMU then takes the whole queue in one virtqueue
+    /// kick and a qcow2 disk completes it as one batch, so the guest's queue
+    /// drains before it is refilled. Measured on the default matrix (15
+    /// blocks, one guest, the batch size switched block by block; IOPS
+    /// against one call for all): batches of 1, 4 and 8 gave 2M 1.79, 1.94,
+    /// 1.79 and L2 128K 1.42, 1.01, 1.25, but null-co 0.52, 0.68, 0.84,
+    /// where each extra call is a kick the guest CPU pays for. 8 keeps the
+    /// qcow2 cells within noise of their best and the null-co ceiling well
+    /// above full coverage.
+    @discardableResult
+    func submit(batched list: UnsafeMutablePointer<UnsafeMutablePointer<iocb>?>, count: Int) throws(GuestFailure) -> UInt64 {
+        var done = 0
+        var calls: UInt64 = 0
+        while done < count {
+            let n = min(Self.submitBatch, count - done)
+            try submit(list + done, count: n)
+            done += n
+            calls += 1
+        }
+        return calls
+    }
+
+    static let submitBatch = 8
+
     /// Waits for at least one completion (up to `max`). It first polls with
     /// non-blocking io_getevents calls instead of sleeping: a sleeping
     /// driver lets the vCPU halt, and under TCG waking it delays each batch

@@ -258,9 +258,9 @@ func runSlot(
             }
         }
         if resubmit > 0 {
-            try ctx.submit(pending, count: resubmit)
+            let calls = try ctx.submit(batched: pending, count: resubmit)
             if measuring {
-                submitCalls += 1
+                submitCalls += calls
                 submitted += UInt64(resubmit)
             }
         }

@@ -138,7 +138,7 @@ func runNative(_ spec: WorkloadSpec) throws(GuestFailure) -> GuestResult {
                     inFlight -= 1
                 }
             }
-            if resubmit > 0 { try ctx.submit(pending, count: resubmit) }
+            if resubmit > 0 { try ctx.submit(batched: pending, count: resubmit) }
         }
         cursor = monotonicNanos()
     }
