@@ -212,19 +212,13 @@ public struct CacheTraceCounter: Sendable {
     }
 
     public mutating func consume(line: Substring) {
-        guard let parsed = CacheTraceLine(parsing: line) else {
-            summary.ignoredLines += 1
-            return
-        }
-        consume(parsed)
+        var text = line
+        text.withUTF8 { consume(bytes: $0) }
     }
 
     /// One line's bytes (no newline): the file reader's path.
     public mutating func consume(bytes: UnsafeBufferPointer<UInt8>) {
-        guard let parsed = CacheTraceLine(bytes: bytes) else {
-            summary.ignoredLines += 1
-            return
-        }
+        guard let parsed = CacheTraceLine(bytes: bytes) else { return ignore() }
         consume(parsed)
     }
 

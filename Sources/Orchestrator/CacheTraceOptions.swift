@@ -72,22 +72,16 @@ public enum CacheTraceFile {
                         break
                     }
                     let nl = UnsafeRawPointer(found) - UnsafeRawPointer(base)
-                    if skipping {
+                    // A line that began in an earlier chunk is completed in `carry`.
+                    if !skipping, !carry.isEmpty { carry.append(contentsOf: chunkBytes[lineStart..<nl]) }
+                    let length = carry.isEmpty ? nl - lineStart : carry.count
+                    if skipping || length > maxLine {
                         // An over-long line counts as ignored, like any other non-event.
                         counter.ignore()
                     } else if carry.isEmpty {
-                        if nl - lineStart > maxLine {
-                            counter.ignore()
-                        } else {
-                            counter.consume(bytes: UnsafeBufferPointer(rebasing: chunkBytes[lineStart..<nl]))
-                        }
+                        counter.consume(bytes: UnsafeBufferPointer(rebasing: chunkBytes[lineStart..<nl]))
                     } else {
-                        carry.append(contentsOf: chunkBytes[lineStart..<nl])
-                        if carry.count > maxLine {
-                            counter.ignore()
-                        } else {
-                            carry.withUnsafeBufferPointer { counter.consume(bytes: $0) }
-                        }
+                        carry.withUnsafeBufferPointer { counter.consume(bytes: $0) }
                     }
                     carry.removeAll(keepingCapacity: true)
                     skipping = false
