@@ -51,6 +51,22 @@ public struct SharedGuestLauncher: Sendable {
     /// Time allowed after a slot's warm-up cap and window for draining and answering.
     public static let slotGrace = Duration.seconds(15)
 
+    /// Runs host work inside a slot (switching the trace over QMP, reading
+    /// it) and returns how long it took, which the slot's deadline then
+    /// grants again: the deadline is for the guest's answer, and it expired
+    /// once in a CI run on a slot whose guest may have answered in time.
+    /// A step over a second is logged.
+    func hostStep(_ what: String, _ body: () async -> Void) async -> Duration {
+        let clock = ContinuousClock()
+        let start = clock.now
+        await body()
+        let took = clock.now - start
+        if took > .seconds(1) {
+            logger.warning("slow host step in a slot", metadata: ["step": "\(what)", "ms": "\(GuestLauncher.millis(took))"])
+        }
+        return took
+    }
+
     public func run(
         _ command: QemuCommand, workDirectory: String, bootDeadline: Duration,
         booted: @Sendable (Int) async -> Void = { _ in },
@@ -130,7 +146,7 @@ public struct SharedGuestLauncher: Sendable {
                         await fail("cannot send slot to the guest: \(error)", slot: slot)
                         return
                     }
-                    let slotEnd = clock.now.advanced(by: .milliseconds(Int(slot.warmupCapMillis) + Int(slot.measureMillis))) + Self.slotGrace
+                    var slotEnd = clock.now.advanced(by: .milliseconds(Int(slot.warmupCapMillis) + Int(slot.measureMillis))) + Self.slotGrace
                     var before: HostSample?
                     var measureAt: ContinuousClock.Instant?
                     var noise: HostNoise?
@@ -148,14 +164,18 @@ public struct SharedGuestLauncher: Sendable {
                         if text == ControlProtocol.measure {
                             before = HostSample.take(qemuPid: pid)
                             measureAt = clock.now
-                            if tracing { await tracer?.begin() }
+                            if tracing { slotEnd = slotEnd + (await hostStep("trace on") { await tracer?.begin() }) }
                         } else if text == ControlProtocol.end {
                             if let before, let measureAt {
                                 let after = HostSample.take(qemuPid: pid)
                                 let d = clock.now - measureAt
                                 noise = before.noise(until: after, seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
                             }
-                            if tracing { cache = await tracer?.end() }
+                            if tracing {
+                                var counters: SlotCacheCounters?
+                                slotEnd = slotEnd + (await hostStep("trace off and read") { counters = await tracer?.end() })
+                                cache = counters
+                            }
                         } else if text.hasPrefix(ControlProtocol.error + " ") {
                             let why = text.dropFirst(ControlProtocol.error.count + 1).split(separator: " ", maxSplits: 1).dropFirst().first.map(String.init) ?? text
                             answered = SlotOutcome(command: slot, result: nil, failure: "guest driver failed: \(why)", noise: nil)
