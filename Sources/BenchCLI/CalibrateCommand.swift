@@ -15,9 +15,13 @@ struct CalibrateCommand: AsyncParsableCommand {
         commandName: "calibrate",
         abstract: "Compare the native guest driver with fio: on null-co (the ceiling) and a full-coverage qcow2, or over a 3-cell L2 sweep.",
         discussion: """
-            Runs alternate native, fio, native, fio, ... so drift of the machine affects both drivers alike; native/fio \
-            is paired by repetition (a t interval on the per-pair log ratios). Each run's share of wall time on QEMU's vCPU \
-            thread is shown: near 100% the guest's one CPU, not the storage, sets the driver's pace.
+            By default one guest holds every disk twice (a disk per driver, same image settings) and runs blocks: each \
+            block measures every disk with both drivers once, in a shuffled order, so native/fio is paired inside one \
+            guest and one minute of the machine (a t interval on the per-block log ratios). The native driver's warm-up \
+            ends when IOPS are steady; fio's is its fixed ramp_time (--ramp, at least 0.5 s), judged for steadiness \
+            afterwards. --isolation guest-per-run boots a guest for every run instead, alternating native, fio, ..., and \
+            pairs by repetition; it also shows what a boot costs each driver. The share of the measured window QEMU's \
+            vCPU thread ran is shown: near 100% the guest's one CPU, not the storage, sets the driver's pace.
 
             Default: a null-co disk and a 1G preallocated qcow2 with the default (full-coverage) L2 cache.
 
@@ -28,13 +32,27 @@ struct CalibrateCommand: AsyncParsableCommand {
             fio comes from the host (apt-get install fio); its initramfs is built once and cached.
             """)
 
-    @Option(help: "Runs per driver and disk (at least 2, for a spread).") var runs = 3
+    @Option(help: "Runs per driver and disk: blocks of the shared guest, or guests (at least 2, for a spread).") var runs = 3
     @Option(help: "Measured time per run.") var runtime = "4s"
     @Option(help: "Warm-up before measuring.") var ramp = "1s"
     @Flag(help: "Run the 3-cell L2 coverage sweep (plus null-co) on a 16G image instead.") var sweep = false
     @Option(help: "Seed of the offset generators.") var seed: UInt64 = 1
+    @Option(
+        help: ArgumentHelp(
+            "shared: every disk with both drivers in one guest, paired block by block; guest-per-run: a guest for each run.",
+            valueName: "shared|guest-per-run"))
+    var isolation = Isolation.shared.rawValue
+    @Option(
+        help: ArgumentHelp(
+            "Shared guest only: which blocks QEMU's cache events are traced for (misses per write and miss read time per driver); sampled traces blocks 2, 6, 10, ...",
+            valueName: TraceMode.allCases.map(\.rawValue).joined(separator: "|")))
+    var trace = Pairing.defaultTrace.rawValue
     @Option(help: ArgumentHelp("Also append every run's record to this file (JSON lines, as results.jsonl).", valueName: "file"))
     var records: String?
+    @Option(
+        help: ArgumentHelp(
+            "Measure nothing: print the calibration of a file that --records wrote, again, from its records alone.", valueName: "file"))
+    var from: String?
     @OptionGroup var guest: GuestOptions
     @OptionGroup var qemuBuilds: QemuBuildOptions
 
@@ -46,7 +64,16 @@ struct CalibrateCommand: AsyncParsableCommand {
             runtime: try parsed { () throws(InvalidValue) in try TimeSpan(parsing: runtime, field: "--runtime") })
     }
 
+    var shared: Bool { isolation == Isolation.shared.rawValue }
+
     func validate() throws {
+        guard Isolation(rawValue: isolation) != nil else {
+            throw ValidationError(InvalidValue(field: "--isolation", value: isolation, rule: "must be one of: shared, guest-per-run").description)
+        }
+        guard TraceMode(rawValue: trace) != nil else {
+            throw ValidationError(
+                InvalidValue(field: "--trace", value: trace, rule: "must be one of: \(TraceMode.allCases.map(\.rawValue).joined(separator: ", "))").description)
+        }
         if !Self.runRange.contains(runs) {
             throw ValidationError(
                 InvalidValue(field: "--runs", value: "\(runs)", rule: "must be from \(Self.runRange.lowerBound) to \(Self.runRange.upperBound)")
@@ -83,6 +110,15 @@ struct CalibrateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let from {
+            let saved: [RunRecord]
+            do { saved = try ResultsLog.read(path: from) } catch { throw fail("--from: \(error)", code: 2) }
+            guard let report = Calibration(records: saved) else {
+                throw fail("--from: \(from) has no calibration records (successful native and fio runs on the same disks)", code: 2)
+            }
+            print(report.text(wallSeconds: nil))
+            return
+        }
         let native = try workload()
         var fio = native
         fio.driver = .fio
@@ -101,48 +137,96 @@ struct CalibrateCommand: AsyncParsableCommand {
             harness.shutdown()
             throw fail(error.description, code: 2)
         }
-        let runners: [GuestDriver: BenchRunner] = [.native: base.runner, .fio: fioHarness.runner]
-
-        // Alternating order: for each repetition, each disk, native then fio.
-        var order: [(driver: GuestDriver, cell: Cell, repetition: Int)] = []
-        for rep in 1...runs {
-            for disk in disks {
-                var f = disk
-                f.workload = fio
-                order.append((.native, disk, rep))
-                order.append((.fio, f, rep))
-            }
-        }
-        let plan = order
-        // Short names ("L2 128K · fio"): only what varies among the runs.
-        let labels = CellLabels(cells: plan.map(\.cell))
-        progress.note(
-            "calibrate: \(disks.count) disks x 2 drivers x \(runs) runs = \(plan.count) runs, accel \(harness.context.accel.accel)")
         let started = ContinuousClock.now
-        let task = Task { () async -> [RunRecord] in
-            var done: [RunRecord] = []
-            for (i, step) in plan.enumerated() {
-                if Task.isCancelled { break }
-                guard let runner = runners[step.driver] else { continue }
-                let record = await runner.run(PlannedRun(cell: step.cell, repetition: step.repetition), sequence: i)
-                progress.finished(record, index: i, total: plan.count, label: labels.label(record.cellID))
-                done.append(record)
+        let finished: [RunRecord]
+        let planned: Int
+        var qemuWall: Double?
+        let cancelled: Bool
+        if shared {
+            // Every disk twice (native, fio), one disk each, in one guest
+            // booted from the fio initramfs (which carries the native driver too).
+            let cells = disks.flatMap { d -> [Cell] in
+                var f = d
+                f.workload = fio
+                return [d, f]
             }
-            return done
+            planned = cells.count * runs
+            let labels = CellLabels(cells: cells)
+            progress.note(
+                "calibrate: \(disks.count) disks x 2 drivers in one guest, \(runs) blocks of \(cells.count) slots in a shuffled order, accel \(harness.context.accel.accel)")
+            let directory = harness.workDirectory.path + "/calibrate"
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            } catch {
+                harness.shutdown()
+                throw fail("cannot create \(directory): \(error)", code: 1)
+            }
+            var session = PairedSession(
+                harness: fioHarness, outputDirectory: directory, seed: seed,
+                budget: BlockBudget(minBlocks: runs, maxBlocks: runs, targetCI: nil, seconds: nil))
+            session.trace = TraceMode(rawValue: trace) ?? Pairing.defaultTrace
+            let paired = session
+            let task = Task { () async throws -> (records: [RunRecord], qemuWallSeconds: Double, removalSeconds: Double) in
+                try await paired.run(
+                    [GuestGroup(id: 1, cells: cells)], previous: [], firstSequence: 0, precision: { _ in nil },
+                    progress: { record, state in
+                        progress.slotFinished(record, state: state, label: labels.label(record.cellID), widestCI: nil)
+                    })
+            }
+            Interrupts.install { task.cancel() }
+            switch await task.result {
+            case .success(let r): (finished, qemuWall) = (r.records, r.qemuWallSeconds)
+            case .failure(let e):
+                harness.shutdown()
+                throw fail("\(e)", code: 1)
+            }
+            cancelled = task.isCancelled
+        } else {
+            let runners: [GuestDriver: BenchRunner] = [.native: base.runner, .fio: fioHarness.runner]
+            // Alternating order: for each repetition, each disk, native then fio.
+            var order: [(driver: GuestDriver, cell: Cell, repetition: Int)] = []
+            for rep in 1...runs {
+                for disk in disks {
+                    var f = disk
+                    f.workload = fio
+                    order.append((.native, disk, rep))
+                    order.append((.fio, f, rep))
+                }
+            }
+            let plan = order
+            planned = plan.count
+            // Short names ("L2 128K · fio"): only what varies among the runs.
+            let labels = CellLabels(cells: plan.map(\.cell))
+            progress.note(
+                "calibrate: \(disks.count) disks x 2 drivers x \(runs) runs = \(plan.count) runs, a guest each, accel \(harness.context.accel.accel)")
+            let task = Task { () async -> [RunRecord] in
+                var done: [RunRecord] = []
+                for (i, step) in plan.enumerated() {
+                    if Task.isCancelled { break }
+                    guard let runner = runners[step.driver] else { continue }
+                    let record = await runner.run(PlannedRun(cell: step.cell, repetition: step.repetition), sequence: i)
+                    progress.finished(record, index: i, total: plan.count, label: labels.label(record.cellID))
+                    done.append(record)
+                }
+                return done
+            }
+            Interrupts.install { task.cancel() }
+            finished = await task.value
+            cancelled = task.isCancelled
         }
-        Interrupts.install { task.cancel() }
-        let finished = await task.value
         harness.shutdown()
         let wall = ContinuousClock.now - started
         if let log {
             do { for r in finished { try log.append(r) } } catch { progress.note("warning: \(error)") }
         }
 
-        let report = Calibration(
+        var report = Calibration(
             disks: disks, records: finished, workload: native, runs: runs, accel: harness.context.accel.accel.rawValue, sweep: sweep)
+        report.qemuWallSeconds = qemuWall
         print(report.text(wallSeconds: wall.inSeconds))
-        if task.isCancelled || Interrupts.interrupted { throw ExitCode(130) }
-        if finished.contains(where: { $0.status != .ok }) || finished.count < plan.count { throw ExitCode(1) }
+        if cancelled || Interrupts.interrupted { throw ExitCode(130) }
+        // A shared guest tries a failed slot once more: only a missing success fails.
+        if finished.filter({ $0.status == .ok }).count < planned { throw ExitCode(1) }
     }
 }
 
@@ -154,6 +238,35 @@ struct Calibration {
     var runs: Int
     var accel: String
     var sweep: Bool
+    /// QEMU start to exit of the shared guests (nil: a guest per run).
+    var qemuWallSeconds: Double? = nil
+
+    /// The calibration a `--records` file holds: its disks are the native
+    /// runs' cells (null-co first, then qcow2 by effective L2 cache), its
+    /// workload theirs. Nil without a native and a fio run of one disk.
+    init?(records: [RunRecord]) {
+        var disks: [Cell] = []
+        for r in records where r.cell.workload.driver == .native && !disks.contains(r.cell) { disks.append(r.cell) }
+        func order(_ c: Cell) -> UInt64 { c.kind == .null ? 0 : 1 + (c.effectiveCache.map { UInt64($0.l2CacheBytes.bytes) } ?? 0) }
+        disks.sort { order($0) < order($1) }
+        guard let first = disks.first, let accel = records.first?.provenance.accel else { return nil }
+        self.init(
+            disks: disks, records: records, workload: first.workload, runs: records.map(\.repetition).max() ?? 0, accel: accel,
+            sweep: disks.filter { $0.kind == .qcow2 }.count == 3)
+        guard disks.contains(where: { pairedRatio($0) != nil || (iops($0, .native) != nil && iops($0, .fio) != nil) }) else { return nil }
+    }
+
+    init(disks: [Cell], records: [RunRecord], workload: Workload, runs: Int, accel: String, sweep: Bool) {
+        self.disks = disks
+        self.records = records
+        self.workload = workload
+        self.runs = runs
+        self.accel = accel
+        self.sweep = sweep
+    }
+
+    /// Whether the records are slots of a shared guest.
+    var shared: Bool { records.contains { $0.slot != nil } }
 
     /// Successful records of `disk` (any driver's variant of it) run by `driver`.
     func ok(_ disk: Cell, _ driver: GuestDriver) -> [RunRecord] {
@@ -167,10 +280,11 @@ struct Calibration {
         SampleStats(ok(disk, driver).compactMap { $0.result?.iops })
     }
 
-    /// native/fio on `disk`, repetition by repetition: the runs alternate
-    /// native, fio on each disk, so a pair shares the machine's state of
-    /// that minute, and the t interval on the log ratios leaves the drift
-    /// between pairs out (the unpaired ratio of means keeps it in).
+    /// native/fio on `disk`, repetition by repetition (a shared guest's
+    /// block, or a guest-per-run repetition, whose runs alternate native, fio
+    /// on each disk): a pair shares the machine's state of that minute, and
+    /// the t interval on the log ratios leaves the drift between pairs out
+    /// (the unpaired ratio of means keeps it in).
     func pairedRatio(_ disk: Cell) -> PairedRatio? {
         func byRepetition(_ driver: GuestDriver) -> [Int: Double] {
             Dictionary(ok(disk, driver).compactMap { r in r.result.map { (r.repetition, $0.iops) } }, uniquingKeysWith: { a, _ in a })
@@ -190,7 +304,7 @@ struct Calibration {
     /// run's host window and IOPS; nil when no run has a window.
     func meanOverRuns(_ disk: Cell, _ driver: GuestDriver, _ figure: (HostNoise, Double) -> Double) -> Double? {
         let values = ok(disk, driver).compactMap { r -> Double? in
-            guard let h = r.host, h.seconds > 0, let iops = r.result?.iops, iops > 0 else { return nil }
+            guard let h = r.host ?? r.slot?.host, h.seconds > 0, let iops = r.result?.iops, iops > 0 else { return nil }
             return figure(h, iops)
         }
         return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
@@ -207,6 +321,44 @@ struct Calibration {
     /// QEMU besides the guest.
     func iothreadMicrosPerWrite(_ disk: Cell, _ driver: GuestDriver) -> Double? {
         meanOverRuns(disk, driver) { h, iops in h.qemuIothreadMillis * 1000 / (iops * h.seconds) }
+    }
+
+    /// QEMU's cache counters for `driver` on `disk`, from its traced slots:
+    /// misses per write, the miss read time, and the share of the window
+    /// the miss reads took (misses per second x read time). Miss reads run
+    /// one at a time under the image's lock, so a share near 1 says the
+    /// reads alone set that driver's pace, whatever the driver costs.
+    func cacheText(_ disk: Cell, _ driver: GuestDriver) -> String? {
+        guard disk.kind == .qcow2 else { return nil }
+        var cell = disk
+        cell.workload.driver = driver
+        guard let c = CellCacheCounters(records: ok(disk, driver), cell: cell, effective: disk.effectiveCache) else { return nil }
+        let name = driver == .native ? "native" : "fio   "
+        var line = String(format: "  %@ cache  L2 misses/write %.3f (model %@)", name, c.l2MissesPerWrite, c.expectedL2MissesPerWrite.map { String(format: "%.3f", $0) } ?? "-")
+        if let read = c.missReadMicros {
+            let share = c.l2MissesPerWrite * c.tracedIOPS * read / 1e6
+            line += String(format: ", miss read %.0f µs, miss reads %.0f%% of the window", read, share * 100)
+        }
+        return line + " (\(c.slots) traced slot\(c.slots == 1 ? "" : "s"))"
+    }
+
+    /// How host CPU steal moved the shared guest's slots (one common slope
+    /// over every disk and driver); nil for guests per run.
+    var steal: StealEffect? { shared ? StealEffect(records: records) : nil }
+
+    /// native/fio on `disk` with every slot taken to zero steal along
+    /// `steal`'s slope: shown beside the measured ratio, never in its
+    /// place, and only when the slope is measurable.
+    func stealAdjustedRatio(_ disk: Cell) -> PairedRatio? {
+        guard let effect = steal, effect.isMeasurable else { return nil }
+        func adjusted(_ driver: GuestDriver) -> [Int: Double] {
+            Dictionary(
+                ok(disk, driver).compactMap { r in
+                    guard let iops = r.result?.iops, let stolen = r.slot?.host?.stealPercent else { return nil }
+                    return (r.repetition, iops * exp(-effect.logSlope * stolen))
+                }, uniquingKeysWith: { a, _ in a })
+        }
+        return PairedRatio.make(adjusted(.native), over: adjusted(.fio), referenceCellID: "fio")
     }
 
     func vcpuText(_ disk: Cell, _ driver: GuestDriver) -> String {
@@ -255,11 +407,16 @@ struct Calibration {
         return "; QEMU build \(build)" + (p.map { " (\($0.version), sha256 \($0.sha256.prefix(12))…)" } ?? "")
     }
 
-    func text(wallSeconds: Double) -> String {
+    /// The whole calibration; `wallSeconds` is the command's own wall time
+    /// (nil when printed again from records, which do not hold it).
+    func text(wallSeconds: Double?) -> String {
         var out: [String] = []
         out.append(
             "calibrate: \(workload.blockSize) random writes, qd \(workload.iodepth), ramp \(workload.ramp), runtime \(workload.runtime); "
-                + "\(runs) runs per driver and disk, alternating native/fio; accel \(accel)" + buildText)
+                + (shared
+                    ? "\(runs) blocks in one guest, each disk once per driver per block in a shuffled order"
+                    : "\(runs) runs per driver and disk, a guest each, alternating native/fio")
+                + "; accel \(accel)" + buildText)
         for disk in disks {
             out.append("")
             out.append(Self.label(disk))
@@ -267,22 +424,39 @@ struct Calibration {
             let f = iops(disk, .fio)
             out.append("  native IOPS  \(Self.describe(n))" + vcpuText(disk, .native))
             out.append("  fio IOPS     \(Self.describe(f))" + vcpuText(disk, .fio))
+            for driver in GuestDriver.allCases {
+                if let line = cacheText(disk, driver) { out.append(line) }
+            }
             if let p = pairedRatio(disk) {
                 out.append(
                     String(
-                        format: "  native/fio   %.2f  (95%% CI %.2f to %.2f; paired by repetition, each native run with the fio run after it, %d pairs)",
-                        p.ratio, p.low, p.high, p.blocks))
+                        format: "  native/fio   %.2f  (95%% CI %.2f to %.2f; %@, %d pairs)",
+                        p.ratio, p.low, p.high,
+                        shared ? "paired by block, both drivers in the same guest" : "paired by repetition, each native run with the fio run after it",
+                        p.blocks))
+                if let a = stealAdjustedRatio(disk) {
+                    out.append(String(format: "               %.2f  (95%% CI %.2f to %.2f) with every slot taken to zero steal (below)", a.ratio, a.low, a.high))
+                }
             } else if let n, let f, let r = Self.ratio(n, f) {
                 out.append(String(format: "  native/fio   %.2f  (approx. 95%% CI %.2f to %.2f)", r.value, r.low, r.high))
             }
         }
+        if let effect = steal {
+            out.append("")
+            out.append(effect.sentence)
+        }
         out += ceilingText()
         if sweep { out += sweepText() }
         out.append("")
-        out.append("cost per run (all disks)")
-        for driver in GuestDriver.allCases {
-            out.append("  \(driver.rawValue)")
-            out += costLines(driver).map { "    " + $0 }
+        if shared {
+            out.append("cost of the shared guest")
+            out += sharedCostLines().map { "  " + $0 }
+        } else {
+            out.append("cost per run (all disks)")
+            for driver in GuestDriver.allCases {
+                out.append("  \(driver.rawValue)")
+                out += costLines(driver).map { "    " + $0 }
+            }
         }
         let failed = records.filter { $0.status != .ok }
         if !failed.isEmpty {
@@ -291,8 +465,37 @@ struct Calibration {
             for r in failed.prefix(10) { out.append("  \(r.cellID) #\(r.repetition): \(r.failure ?? "?")") }
         }
         out.append("")
-        out.append(String(format: "wall time %@ for %d runs", ProgressReporter.clock(wallSeconds), records.count))
+        out.append(wallSeconds.map { String(format: "wall time %@ for %d runs", ProgressReporter.clock($0), records.count) } ?? "\(records.count) runs")
         return out.joined(separator: "\n")
+    }
+
+    /// A shared guest's boot, its measured share of QEMU's wall time, and
+    /// each driver's warm-up: the native one ends when steady, fio's is
+    /// its fixed ramp (and a slot whose ramp did not end steady is counted).
+    func sharedCostLines() -> [String] {
+        let slots = records.filter { $0.slot != nil }
+        var lines: [String] = []
+        let guests = Set(slots.compactMap { $0.slot?.guest }).count
+        if let boot = SampleStats(Array(Dictionary(slots.compactMap { r in r.slot.map { ($0.guest, r.hostBootMillis) } }, uniquingKeysWith: { a, _ in a }).values.compactMap { $0.map(Double.init) })) {
+            lines.append(String(format: "%d guest(s); host QEMU start to the guest's hello %.0f ms", guests, boot.mean))
+        }
+        let measured = slots.filter { $0.status == .ok }.compactMap { $0.result?.seconds }.reduce(0, +)
+        if let wall = qemuWallSeconds, wall > 0 {
+            lines.append(String(format: "QEMU wall %.1f s, of which %.1f s measured (%.1f%%)", wall, measured, measured / wall * 100))
+        }
+        for driver in GuestDriver.allCases {
+            let rs = slots.filter { $0.status == .ok && $0.cell.workload.driver == driver }
+            guard let warm = SampleStats(rs.compactMap { $0.slot.map { Double($0.warmupMillis) } }) else { continue }
+            let unsettled = rs.filter { $0.slot?.settled == false }.count
+            lines.append(
+                String(
+                    format: "%@ warm-up %.0f ms mean per slot (%@); %d of %d slots did not end it steady", driver.rawValue, warm.mean,
+                    driver == .native
+                        ? "until steady, or the cap"
+                        : "fixed ramp_time plus fio's own start, judged once at its end on fio's burstier 50 ms counts",
+                    unsettled, rs.count))
+        }
+        return lines
     }
 
     /// Boot, wall and the measuring fraction for one driver's runs.
@@ -402,10 +605,17 @@ struct Calibration {
     }
 
     /// True when `driver`'s fastest qcow2 cell reaches `ceilingFraction` of
-    /// its null-co figure; nil without both.
+    /// its null-co figure; nil without both, or when a qcow2 cell beats
+    /// null-co by more than that margin the other way (then null-co is no
+    /// ceiling for the driver, and says nothing either way).
     func boundByCeiling(_ driver: GuestDriver) -> Bool? {
-        ceilingFractions(driver).map { ($0.fractions.max() ?? 0) >= Self.ceilingFraction }
+        guard let top = ceilingFractions(driver)?.fractions.max(), top <= Self.noCeilingAbove else { return nil }
+        return top >= Self.ceilingFraction
     }
+
+    /// A qcow2 cell this much faster than null-co shows null-co is not the
+    /// driver's ceiling (fio has run faster on qcow2 than on null-co here).
+    static let noCeilingAbove = 1 / ceilingFraction
 
     func ceilingText() -> [String] {
         guard disks.contains(where: { $0.kind == .null }), disks.contains(where: { $0.kind == .qcow2 }) else { return [] }
@@ -413,7 +623,11 @@ struct Calibration {
         for driver in GuestDriver.allCases {
             guard let (ceiling, fractions) = ceilingFractions(driver), let top = fractions.max() else { continue }
             let list = fractions.map { String(format: "%.2f", $0) }.joined(separator: "  ")
-            var verdict = top >= Self.ceilingFraction
+            var verdict = top > Self.noCeilingAbove
+                ? String(
+                    format: "null-co is no ceiling for %@ here: its fastest qcow2 cell runs %.2fx its null-co figure (%.0f IOPS), so null-co cannot show whether %@ is bound by its own cost",
+                    driver.rawValue, top, ceiling, driver.rawValue)
+                : top >= Self.ceilingFraction
                 ? String(
                     format: "bound by its own ceiling: its fastest qcow2 cell reaches %.0f%% of what it does with no storage at all (%.0f IOPS), so it measures its own guest CPU there and compresses the differences between cells",
                     top * 100, ceiling)

@@ -449,7 +449,7 @@ enum MatrixSummary {
         if let removal, let line = removal.line { lines.append(line) }
         let analysis = PairedAnalysis(records: records)
         if let widest = analysis.widestHalfWidth {
-            lines.append(String(format: "widest paired ratio CI: ±%.1f%%; %d of %d slots hit the warm-up cap, %d had steal above %.0f%%", widest * 100, analysis.unsettledSlots, analysis.slots, analysis.highStealSlots, HostNoise.highStealPercent))
+            lines.append(String(format: "widest paired ratio CI: ±%.1f%%; %d of %d slots did not end their warm-up steady, %d had steal above %.0f%%", widest * 100, analysis.unsettledSlots, analysis.slots, analysis.highStealSlots, HostNoise.highStealPercent))
         }
         let bad = cellsWithoutSuccess(records)
         if !bad.isEmpty { lines.append("cells with no successful run: " + bad.joined(separator: ", ")) }

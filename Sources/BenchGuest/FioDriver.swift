@@ -49,11 +49,7 @@ func runFio(_ spec: WorkloadSpec, dump: Bool) throws(GuestFailure) -> GuestResul
         let r = waitpid(pid, &status, 0)
         if r == pid { exited = true } else if errno != EINTR { throw .syscall("waitpid(fio)", errno) }
     }
-    // WIFEXITED / WEXITSTATUS are macros the importer does not carry.
-    let signal = status & 0x7f
-    let code = (status >> 8) & 0xff
-    guard signal == 0 else { throw .spec("fio was killed by signal \(signal)") }
-    guard code == 0 else { throw .spec("fio exited with status \(code) (its messages are above on the console)") }
+    if let problem = fioExitText(status) { throw .spec(problem + " (its messages are above on the console)") }
 
     guard let report = readText(FioJob.reportPath) else { throw .syscall("read(\(FioJob.reportPath))", errno) }
     let log = readText(FioJob.iopsLogPath)
@@ -70,11 +66,15 @@ func runFio(_ spec: WorkloadSpec, dump: Bool) throws(GuestFailure) -> GuestResul
     }
 }
 
-/// posix_spawn with stdout redirected to stderr.
-func spawn(_ executable: String, arguments: [String], environment: [String]) throws(GuestFailure) -> pid_t {
+/// posix_spawn with stdout redirected to stderr, or both to `output`
+/// (created, truncated) when given.
+func spawn(_ executable: String, arguments: [String], environment: [String], output: String? = nil) throws(GuestFailure) -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
+    if let output {
+        posix_spawn_file_actions_addopen(&actions, 2, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    }
     posix_spawn_file_actions_adddup2(&actions, 2, 1)
     let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
     let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]

@@ -126,6 +126,11 @@ func serveSlots(spec: WorkloadSpec, port portName: String, expectedDisks: Int) t
         }
         do {
             guard let device = disks[command.disk] else { throw GuestFailure.spec("no disk with serial \(command.disk)") }
+            if command.driver == .fio {
+                let result = try runFioSlot(command, device: device, spec: spec, port: port)
+                port.send("\(ControlProtocol.result) \(try JSONLine.encode(result))")
+                continue
+            }
             let fd: Int32
             if let open = fds[command.disk] {
                 fd = open

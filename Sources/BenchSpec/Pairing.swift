@@ -77,13 +77,13 @@ extension Isolation {
     /// untouched image:
     /// - idle phases (the clean interval acts on the whole process's idle time);
     /// - snapshot images (fully allocated: one per slot would not fit; fresh
-    ///   and overlay images are made per slot instead, `needsImagePerSlot`);
-    /// - the fio driver (the slot protocol is the native driver's).
+    ///   and overlay images are made per slot instead, `needsImagePerSlot`).
+    /// fio cells share too: the guest runs fio for a `drv=fio` slot, with
+    /// its fixed ramp as the warm-up (`SlotCommand.driver`).
     /// A clean interval set on a shared cell releases entries between its
     /// slots, while other cells run: that is refused too (0, never, is not).
     public static func sharingObstacle(_ cell: Cell) -> String? {
         if !cell.workload.phases.isEmpty { return "idle phases need the whole guest" }
-        if cell.workload.driver != .native { return "the \(cell.workload.driver.rawValue) driver runs one job per guest" }
         if cell.kind == .qcow2 {
             if cell.state == .snapshot { return "a snapshot image is fully allocated: a copy per slot would not fit" }
             // 0 turns cleaning off: nothing is released between slots.

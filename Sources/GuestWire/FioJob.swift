@@ -49,7 +49,7 @@ public enum FioJob {
             "--size=\(size)",
             "--norandommap=1",
             "--randrepeat=0",
-            "--randseed=\(spec.seed)",
+            "--randseed=\(randseed(spec.seed))",
             "--clocksource=clock_gettime",
             "--clat_percentiles=0",
             "--lat_percentiles=1",
@@ -62,6 +62,11 @@ public enum FioJob {
             "--output=\(reportPath)",
         ]
     }
+
+    /// fio reads `randseed` as a signed 64-bit number and refuses anything
+    /// above `Int64.max` ("failed parsing randseed="); slot seeds use all 64
+    /// bits, so the top one is dropped. The seed stays fixed per slot.
+    static func randseed(_ seed: UInt64) -> UInt64 { seed & UInt64(Int64.max) }
 
     static func percentileText(_ p: Double) -> String {
         p == p.rounded() ? String(Int(p)) : String(p)

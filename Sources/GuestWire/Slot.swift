@@ -24,7 +24,9 @@ public enum ControlProtocol {
 
 /// One slot: warm up on one disk until IOPS are steady (or the cap), then
 /// measure a fixed window. Travels as one text line, so the guest needs no
-/// JSON decoder: `SLOT id=7 disk=d3 seed=12 span=17179869184 warm=2000 run=3000`.
+/// JSON decoder: `SLOT id=7 disk=d3 seed=12 span=17179869184 warm=2000 run=3000`
+/// (`drv=fio` after it for a fio slot; absent means the native driver, so
+/// native slots read as they did before the field existed).
 public struct SlotCommand: Hashable, Sendable, Codable {
     /// Host-assigned slot number, echoed in the result.
     public var id: Int
@@ -37,8 +39,16 @@ public struct SlotCommand: Hashable, Sendable, Codable {
     public var warmupCapMillis: UInt32
     /// The measured window.
     public var measureMillis: UInt32
+    /// Which program writes in this slot. A fio slot's warm-up is fio's
+    /// fixed `ramp_time` of `warmupCapMillis` (fio cannot start measuring
+    /// when steady), judged for steadiness afterwards.
+    public var driver: GuestDriver
 
-    public init(id: Int, disk: String, seed: UInt64, spanBytes: UInt64, warmupCapMillis: UInt32, measureMillis: UInt32) {
+    public init(
+        id: Int, disk: String, seed: UInt64, spanBytes: UInt64, warmupCapMillis: UInt32, measureMillis: UInt32,
+        driver: GuestDriver = .native
+    ) {
+        self.driver = driver
         self.id = id
         self.disk = disk
         self.seed = seed
@@ -48,7 +58,8 @@ public struct SlotCommand: Hashable, Sendable, Codable {
     }
 
     public var line: String {
-        "SLOT id=\(id) disk=\(disk) seed=\(seed) span=\(spanBytes) warm=\(warmupCapMillis) run=\(measureMillis)"
+        let base = "SLOT id=\(id) disk=\(disk) seed=\(seed) span=\(spanBytes) warm=\(warmupCapMillis) run=\(measureMillis)"
+        return driver == .native ? base : base + " drv=\(driver.rawValue)"
     }
 
     public init(line: String) throws(WireError) {
@@ -74,6 +85,12 @@ public struct SlotCommand: Hashable, Sendable, Codable {
         warmupCapMillis = try number("warm")
         measureMillis = try number("run")
         guard measureMillis > 0 else { throw .badSpec("slot command: run must be > 0") }
+        if let d = v["drv"] {
+            guard let known = GuestDriver(rawValue: String(d)) else { throw .badSpec("slot command: unknown drv \(d)") }
+            driver = known
+        } else {
+            driver = .native
+        }
     }
 }
 

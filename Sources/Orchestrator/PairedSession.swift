@@ -398,7 +398,7 @@ actor SlotPlanner {
             seed: group.slotSeed(disk: slot.disk, block: slot.block, seed: seed),
             spanBytes: cell.workload.span.bytes(of: cell.geometry.diskSize),
             warmupCapMillis: max(cell.workload.ramp.milliseconds, UInt32(SteadyState.minimumMillis) + 200),
-            measureMillis: cell.workload.runtime.milliseconds)
+            measureMillis: cell.workload.runtime.milliseconds, driver: cell.workload.driver)
     }
 
     /// Whether to run another block, and which: resumed blocks first.
@@ -445,7 +445,7 @@ actor SlotPlanner {
             spec.device = outcome.command.disk
             spec.rampMillis = UInt32(clamping: r.warmupMillis)
             var g = GuestResult(
-                driver: "native", ops: r.ops, seconds: r.seconds, iops: r.iops,
+                driver: cell.workload.driver.rawValue, ops: r.ops, seconds: r.seconds, iops: r.iops,
                 mibPerSecond: Double(r.ops) * Double(cell.workload.blockSize.bytes) / 1_048_576 / r.seconds,
                 latency: r.latency, perSecondOps: r.perSecondOps, ioErrors: r.ioErrors, firstError: r.firstError,
                 bootToFirstIOMillis: 0, deviceBytes: cell.geometry.diskSize.bytes, spec: spec)
@@ -461,7 +461,10 @@ actor SlotPlanner {
         record.slot = SlotInfo(
             guest: guest, group: group.id, block: slot.block, position: slot.position, disk: outcome.command.disk,
             warmupMillis: Int(outcome.result?.warmupMillis ?? 0), settled: outcome.result?.settled ?? false,
-            host: outcome.noise, submitCalls: outcome.result?.submitCalls, submitted: outcome.result?.submitted,
+            host: outcome.noise,
+            // fio does not report its io_submit calls (its slots send 0).
+            submitCalls: cell.workload.driver == .native ? outcome.result?.submitCalls : nil,
+            submitted: cell.workload.driver == .native ? outcome.result?.submitted : nil,
             targetCI: budget.targetCI)
         record.slot?.cache = outcome.cache
         record.slot?.blockingWaits = outcome.result?.blockingWaits

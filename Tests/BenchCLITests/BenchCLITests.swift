@@ -193,6 +193,8 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         BadInput(["calibrate", "--runs", "1"], "--runs: invalid value \"1\": must be from 2 to 100"),
         BadInput(["calibrate", "--runtime", "0s"], "--runtime: invalid value \"0s\""),
         BadInput(["calibrate", "--ramp", "soon"], "--ramp: invalid value \"soon\""),
+        BadInput(["calibrate", "--isolation", "alone"], "--isolation: invalid value \"alone\": must be one of: shared, guest-per-run"),
+        BadInput(["calibrate", "--trace", "most"], "--trace: invalid value \"most\": must be one of: off, sampled, full, alternate"),
         BadInput(["calibrate", "--kernel", "/nonexistent", "--records", "{dir}/records.jsonl"], "guest kernel not found at /nonexistent"),
         BadInput(["doctor", "--accel", "xen"], "'xen'", "'--accel <accel>'"),
 

@@ -1,3 +1,4 @@
+import Foundation
 import BenchResults
 import BenchSpec
 import GuestWire
@@ -67,6 +68,61 @@ struct CalibrationTextTests {
         #expect(abs(p.ratio - 1.25) < 1e-9 && abs(p.low - 1.25) < 1e-9 && abs(p.high - 1.25) < 1e-9 && p.blocks == 3)
         let text = c.text(wallSeconds: 60)
         #expect(text.contains("native/fio   1.25  (95% CI 1.25 to 1.25; paired by repetition"), "\(text)")
+    }
+
+    @Test func aQcow2CellFasterThanNullCoMeansNoCeiling() {
+        // fio 1.3x faster on full coverage than on null-co (seen here: fio
+        // on null-co is slower than on qcow2).
+        let c = Self.calibration(
+            fio: [[4000, 4100, 4200], [2400, 2500, 2600], [3800, 3850, 3900], [5300, 5400, 5300]],
+            native: [[20000, 21000, 20500], [4500, 4600, 4550], [6000, 6200, 6100], [7500, 7600, 7400]])
+        #expect(c.ceilingText().joined(separator: "\n").contains("fio: 0.61  0.94  1.30;  null-co is no ceiling for fio here"))
+        #expect(c.boundByCeiling(.fio) == nil && c.boundByCeiling(.native) == false)
+        #expect(c.sweepText().joined(separator: "\n").contains("direction: agrees;  knee: agrees"))
+    }
+
+    @Test func slotsOfASharedGuestArePairedByBlock() {
+        var c = Self.calibration(
+            fio: [[4000, 4100, 4200], [3400, 3500, 3600], [3800, 3850, 3900], [4300, 4400, 4500]],
+            native: [[20000, 21000, 20500], [4500, 4600, 4550], [6000, 6200, 6100], [7500, 7600, 7400]])
+        for i in c.records.indices {
+            let fio = c.records[i].cell.workload.driver == .fio
+            c.records[i].hostBootMillis = 6000
+            c.records[i].slot = SlotInfo(
+                guest: 1, group: 1, block: c.records[i].repetition, position: 0, disk: "d0", warmupMillis: fio ? 1000 : 400, settled: !fio)
+        }
+        c.qemuWallSeconds = 100
+        let text = c.text(wallSeconds: 110)
+        #expect(text.contains("3 blocks in one guest, each disk once per driver per block in a shuffled order"), "\(text)")
+        #expect(text.contains("paired by block, both drivers in the same guest, 3 pairs"))
+        #expect(text.contains("1 guest(s); host QEMU start to the guest's hello 6000 ms"), "\(text)")
+        #expect(text.contains("native warm-up 400 ms mean per slot (until steady, or the cap); 0 of 12 slots did not end it steady"))
+        #expect(text.contains("fio warm-up 1000 ms mean per slot (fixed ramp_time"))
+        #expect(text.contains("12 of 12 slots did not end it steady"))
+    }
+
+    /// Native loses 2% per point of steal and its slots got 0, 20 and 10%;
+    /// fio's got none. At zero steal native/fio is 1.2 in every block.
+    @Test func nativeOverFioIsAlsoShownAtZeroSteal() throws {
+        let steals = [0.0, 20, 10]
+        let fio = [[4000.0, 4000, 4000], [5000, 5000, 5000], [6000, 6000, 6000], [7000, 7000, 7000]]
+        let native = fio.map { cell in zip(cell, steals).map { 1.2 * $0 * exp(-0.02 * $1) } }
+        var c = Self.calibration(fio: fio, native: native)
+        for i in c.records.indices {
+            let isFio = c.records[i].cell.workload.driver == .fio
+            var slot = SlotInfo(guest: 1, group: 1, block: c.records[i].repetition, position: 0, disk: "d0", warmupMillis: 400, settled: true)
+            slot.host = HostNoise(
+                seconds: 4, stealPercent: isFio ? 0 : steals[c.records[i].repetition - 1], hostBusyPercent: 50, qemuVcpuMillis: 2000,
+                qemuIothreadMillis: 500, qemuMainLoopMillis: 100, qemuOtherMillis: 0)
+            c.records[i].slot = slot
+        }
+        let adjusted = try #require(c.stealAdjustedRatio(c.disks[1]))
+        #expect(abs(adjusted.ratio - 1.2) < 1e-9 && abs(adjusted.high - adjusted.low) < 1e-9)
+        let measured = try #require(c.pairedRatio(c.disks[1]))
+        #expect(measured.high - measured.low > 0.1, "the steal spreads the measured ratio")
+        let text = c.text(wallSeconds: 60)
+        #expect(text.contains("               1.20  (95% CI 1.20 to 1.20) with every slot taken to zero steal (below)"), "\(text)")
+        #expect(text.contains("Host CPU steal (mean"), "\(text)")
     }
 
     @Test func aSaturatedVcpuIsShownFromTheRecordedHostNoise() {

@@ -258,6 +258,25 @@ import Testing
     }
 }
 
+/// The README's calibration table comes from `results/calibrate`: its text
+/// is what `bench calibrate --from` prints from the committed records.
+@Suite struct CalibrationRebuildTests {
+    @Test func committedCalibrationPrintsAgainFromItsRecords() async throws {
+        let source = ReportRebuildTests.repo.path + "/results/calibrate"
+        let out = try await bench(["calibrate", "--from", source + "/records.jsonl"])
+        #expect(exitCode(out) == 0, "\(out.stderr)")
+        let committed = try String(contentsOfFile: source + "/calibration.txt", encoding: .utf8)
+        #expect(out.stdout == committed, "run `bench calibrate --from results/calibrate/records.jsonl > results/calibrate/calibration.txt`")
+        #expect(out.stdout.contains("native/fio   0.88  (95% CI 0.75 to 1.02; paired by block"))
+    }
+
+    @Test func aFileWithoutCalibrationRecordsIsRefused() async throws {
+        let out = try await bench(["calibrate", "--from", ReportRebuildTests.repo.path + "/results/reference/results.jsonl"])
+        #expect(exitCode(out) == 2)
+        #expect(out.stderr.contains("has no calibration records"), "\(out.stderr)")
+    }
+}
+
 /// A rebuild removes figures an earlier report wrote that the records no
 /// longer produce, and leaves files that are not the report's own.
 @Suite struct StaleFigureTests {

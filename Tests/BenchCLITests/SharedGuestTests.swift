@@ -158,6 +158,34 @@ struct SharedGuestTests {
 
     /// Fresh images change when written: every slot gets its own, and a
     /// batch of blocks gets its own guest.
+    /// `bench calibrate` runs both drivers in one guest: fio slots
+    /// (`drv=fio`) between native ones, each disk once per driver per
+    /// block, and native/fio paired by block.
+    @Test func calibratePairsBothDriversInOneGuest() async throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/tmp", withIntermediateDirectories: true)
+        let file = dir + "/records.jsonl"
+        let run = try await bench(
+            ["calibrate", "--runs", "2", "--ramp", "0s", "--runtime", "2s", "--seed", "3", "--records", file], tmpdir: dir + "/tmp")
+        #expect(exitCode(run) == 0, "\(run.stdout)\n\(run.stderr)")
+        #expect(run.stdout.components(separatedBy: "paired by block, both drivers in the same guest, 2 pairs").count == 3, "\(run.stdout)")
+        #expect(run.stdout.contains("cost of the shared guest"), "\(run.stdout)")
+        let records = try ResultsLog.read(path: file)
+        #expect(records.count == 8 && records.allSatisfy { $0.status == .ok }, "\(records.map { $0.failure ?? "ok" })")
+        #expect(Set(records.compactMap { $0.slot?.guest }) == [1], "one guest")
+        let fio = records.filter { $0.cell.workload.driver == .fio }
+        #expect(fio.count == 4 && fio.allSatisfy { $0.result?.driver == "fio" && ($0.result?.iops ?? 0) > 0 })
+        #expect(fio.allSatisfy { ($0.result?.perSecondOps.count ?? 0) == 2 }, "fio's IOPS log gives the per-second counts")
+        #expect(fio.allSatisfy { $0.slot?.submitCalls == nil }, "fio's submissions are not counted")
+        #expect(fio.allSatisfy { ($0.slot?.host?.qemuVcpuMillis ?? 0) > 0 }, "the host samples fio's window too")
+        for block in 1...2 {
+            #expect(Set(records.filter { $0.repetition == block }.map(\.cellID)).count == 4, "block \(block) runs every disk with both drivers")
+        }
+        #expect(ReliabilityTests.leftovers(dir + "/tmp").qemu.isEmpty)
+        #expect(ReliabilityTests.leftovers(dir + "/tmp").files.isEmpty)
+    }
+
     @Test func freshCellsGetAnImagePerSlot() async throws {
         let dir = try makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -1,5 +1,5 @@
 import Foundation
-import GuestWire
+@testable import GuestWire
 import Testing
 
 /// fio's report, as the guest reads it into the shared record. The fixtures
@@ -99,6 +99,15 @@ import Testing
         ] {
             #expect(args.contains(expected), "\(expected)")
         }
+    }
+
+    /// fio 3.33 refuses `--randseed=9932109679783845256` ("failed parsing
+    /// randseed"), a seed a shared guest's slot got; Int64.max it takes.
+    @Test func theSeedFitsFiosSignedParse() {
+        let spec = WorkloadSpec(seed: 9_932_109_679_783_845_256, driver: .fio)
+        let args = FioJob.arguments(spec: spec, deviceBytes: 1 << 30)
+        #expect(args.contains("--randseed=708737642929069448"))
+        #expect(FioJob.randseed(UInt64(Int64.max)) == UInt64(Int64.max))
     }
 
     @Test func theSpanIsClampedToTheDeviceAndWholeBlocks() {

@@ -8,6 +8,10 @@ struct SlotWireTests {
         let c = SlotCommand(id: 7, disk: "d3", seed: 12, spanBytes: 17_179_869_184, warmupCapMillis: 1000, measureMillis: 3000)
         #expect(c.line == "SLOT id=7 disk=d3 seed=12 span=17179869184 warm=1000 run=3000")
         #expect(try SlotCommand(line: c.line) == c)
+        var f = c
+        f.driver = .fio
+        #expect(f.line == c.line + " drv=fio")
+        #expect(try SlotCommand(line: f.line) == f)
     }
 
     @Test(arguments: [
@@ -17,6 +21,7 @@ struct SlotWireTests {
         "SLOT id=1 disk=d0 seed=1 span=0 warm=0 run=0",
         "SLOTS id=1",
         "SLOT id",
+        "SLOT id=1 disk=d0 seed=1 span=0 warm=0 run=1 drv=dd",
     ])
     func badSlotCommandsAreRefused(line: String) {
         #expect(throws: WireError.self) { try SlotCommand(line: line) }

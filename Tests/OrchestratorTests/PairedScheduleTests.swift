@@ -35,6 +35,9 @@ struct PairedScheduleTests {
         three.cache.cacheCleanInterval = .value(3)
         #expect(Isolation.sharingObstacle(never) == nil, "interval 0 never cleans")
         #expect(Isolation.sharingObstacle(three) == "cache_clean_interval acts between slots")
+        var fio = Self.qcow2(.default)
+        fio.workload.driver = .fio
+        #expect(Isolation.sharingObstacle(fio) == nil, "fio runs in slots too (drv=fio)")
 
         let (none, all) = GuestGroup.plan([a, b, null], requested: .guestPerRun)
         #expect(none.isEmpty)
