@@ -337,7 +337,10 @@ struct Calibration {
         var line = String(format: "  %@ cache  L2 misses/write %.3f (model %@)", name, c.l2MissesPerWrite, c.expectedL2MissesPerWrite.map { String(format: "%.3f", $0) } ?? "-")
         if let read = c.missReadMicros {
             let share = c.l2MissesPerWrite * c.tracedIOPS * read / 1e6
-            line += String(format: ", miss read %.0f µs, miss reads %.0f%% of the window", read, share * 100)
+            let perWrite = 1e6 / c.tracedIOPS
+            line += String(
+                format: ", miss read %.0f µs, miss reads %.0f%% of the window (per write %.0f µs: %.0f in miss reads, %.0f else)", read,
+                share * 100, perWrite, c.l2MissesPerWrite * read, perWrite - c.l2MissesPerWrite * read)
         }
         return line + " (\(c.slots) traced slot\(c.slots == 1 ? "" : "s"))"
     }

@@ -261,13 +261,14 @@ import Testing
 /// The README's calibration table comes from `results/calibrate`: its text
 /// is what `bench calibrate --from` prints from the committed records.
 @Suite struct CalibrationRebuildTests {
-    @Test func committedCalibrationPrintsAgainFromItsRecords() async throws {
+    @Test(arguments: [("records.jsonl", "calibration.txt", "0.88  (95% CI 0.75 to 1.02"), ("full-trace.jsonl", "full-trace.txt", "0.86  (95% CI 0.70 to 1.07")])
+    func committedCalibrationPrintsAgainFromItsRecords(_ records: String, _ text: String, _ ratio128K: String) async throws {
         let source = ReportRebuildTests.repo.path + "/results/calibrate"
-        let out = try await bench(["calibrate", "--from", source + "/records.jsonl"])
+        let out = try await bench(["calibrate", "--from", source + "/" + records])
         #expect(exitCode(out) == 0, "\(out.stderr)")
-        let committed = try String(contentsOfFile: source + "/calibration.txt", encoding: .utf8)
-        #expect(out.stdout == committed, "run `bench calibrate --from results/calibrate/records.jsonl > results/calibrate/calibration.txt`")
-        #expect(out.stdout.contains("native/fio   0.88  (95% CI 0.75 to 1.02; paired by block"))
+        let committed = try String(contentsOfFile: source + "/" + text, encoding: .utf8)
+        #expect(out.stdout == committed, "run `bench calibrate --from results/calibrate/\(records) > results/calibrate/\(text)`")
+        #expect(out.stdout.contains("native/fio   \(ratio128K); paired by block"))
     }
 
     @Test func aFileWithoutCalibrationRecordsIsRefused() async throws {
