@@ -8,18 +8,7 @@ import GuestWire
 
 /// - Parameter dump: copy fio's report and log to stderr (`ConsoleProtocol.fioDumpBegin`).
 func runFio(_ spec: WorkloadSpec, dump: Bool) throws(GuestFailure) -> GuestResult {
-    let path = "/dev/\(spec.device)"
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { throw .syscall("open(\(path), O_RDONLY)", errno) }
-    let deviceBytes = UInt64(max(0, lseek(fd, 0, SEEK_END)))
-    close(fd)
-    guard deviceBytes >= UInt64(spec.blockSize) else {
-        throw .spec("\(path) has \(deviceBytes) bytes, less than one block of \(spec.blockSize)")
-    }
-    guard access(FioJob.executable, X_OK) == 0 else {
-        throw .spec("\(FioJob.executable) is not in this initramfs: drv=fio needs the fio variant (the host booted the native one)")
-    }
-    if mkdir("/tmp", 0o1777) != 0, errno != EEXIST { throw .syscall("mkdir(/tmp)", errno) }
+    let deviceBytes = try fioPreconditions(device: spec.device, blockSize: spec.blockSize)
 
     let stat = DiskStat(device: spec.device)
     let writesBefore = stat.read()?.writes ?? 0
@@ -64,6 +53,24 @@ func runFio(_ spec: WorkloadSpec, dump: Bool) throws(GuestFailure) -> GuestResul
     } catch {
         throw .spec(error.description)
     }
+}
+
+/// What fio needs before it starts, for a run or a slot: the device's size
+/// (at least one block), fio in this initramfs, and /tmp for its report.
+func fioPreconditions(device: String, blockSize: UInt32) throws(GuestFailure) -> UInt64 {
+    let path = "/dev/\(device)"
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { throw .syscall("open(\(path), O_RDONLY)", errno) }
+    let deviceBytes = UInt64(max(0, lseek(fd, 0, SEEK_END)))
+    close(fd)
+    guard deviceBytes >= UInt64(blockSize) else {
+        throw .spec("\(path) has \(deviceBytes) bytes, less than one block of \(blockSize)")
+    }
+    guard access(FioJob.executable, X_OK) == 0 else {
+        throw .spec("\(FioJob.executable) is not in this initramfs: drv=fio needs the fio variant (the host booted the native one)")
+    }
+    if mkdir("/tmp", 0o1777) != 0, errno != EEXIST { throw .syscall("mkdir(/tmp)", errno) }
+    return deviceBytes
 }
 
 /// posix_spawn with stdout redirected to stderr, or both to `output`

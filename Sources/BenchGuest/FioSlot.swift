@@ -24,18 +24,7 @@ func runFioSlot(_ command: SlotCommand, device: String, spec: WorkloadSpec, port
     job.rampMillis = command.warmupCapMillis
     job.runtimeMillis = command.measureMillis
     job.phases = []
-    let path = "/dev/\(device)"
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { throw .syscall("open(\(path), O_RDONLY)", errno) }
-    let deviceBytes = UInt64(max(0, lseek(fd, 0, SEEK_END)))
-    close(fd)
-    guard deviceBytes >= UInt64(job.blockSize) else {
-        throw .spec("disk \(command.disk) has \(deviceBytes) bytes, less than one block of \(job.blockSize)")
-    }
-    guard access(FioJob.executable, X_OK) == 0 else {
-        throw .spec("\(FioJob.executable) is not in this initramfs: a fio slot needs the fio variant (the host booted the native one)")
-    }
-    if mkdir("/tmp", 0o1777) != 0, errno != EEXIST { throw .syscall("mkdir(/tmp)", errno) }
+    let deviceBytes = try fioPreconditions(device: device, blockSize: job.blockSize)
     // A report left by the previous slot must not be read as this one's.
     unlink(FioJob.reportPath)
     unlink(FioJob.iopsLogPath)

@@ -30,11 +30,17 @@ struct CalibrationTextTests {
         return Calibration(disks: disks, records: records, workload: w, runs: 3, accel: "tcg", sweep: true)
     }
 
-    @Test func aDriverAtItsOwnCeilingIsNamed() {
-        // fio: null-co 4.1k, and its full-coverage qcow2 cell 4.4k: at its ceiling.
-        let c = Self.calibration(
+    /// fio: null-co 4.1k, and its full-coverage qcow2 cell 4.4k: at its
+    /// ceiling; native well below its own.
+    static func fioAtItsCeiling() -> Calibration {
+        calibration(
             fio: [[4000, 4100, 4200], [3400, 3500, 3600], [3800, 3850, 3900], [4300, 4400, 4500]],
             native: [[20000, 21000, 20500], [4500, 4600, 4550], [6000, 6200, 6100], [7500, 7600, 7400]])
+    }
+
+    @Test func aDriverAtItsOwnCeilingIsNamed() {
+        // fio: null-co 4.1k, and its full-coverage qcow2 cell 4.4k: at its ceiling.
+        let c = Self.fioAtItsCeiling()
         let text = c.ceilingText().joined(separator: "\n")
         #expect(text.contains("fio: 0.85  0.94  1.07;  bound by its own ceiling"))
         #expect(text.contains("native: 0.22  0.30  0.37;  below its ceiling (20500 IOPS) everywhere"))
@@ -82,9 +88,7 @@ struct CalibrationTextTests {
     }
 
     @Test func slotsOfASharedGuestArePairedByBlock() {
-        var c = Self.calibration(
-            fio: [[4000, 4100, 4200], [3400, 3500, 3600], [3800, 3850, 3900], [4300, 4400, 4500]],
-            native: [[20000, 21000, 20500], [4500, 4600, 4550], [6000, 6200, 6100], [7500, 7600, 7400]])
+        var c = Self.fioAtItsCeiling()
         for i in c.records.indices {
             let fio = c.records[i].cell.workload.driver == .fio
             c.records[i].hostBootMillis = 6000
@@ -126,9 +130,7 @@ struct CalibrationTextTests {
     }
 
     @Test func aSaturatedVcpuIsShownFromTheRecordedHostNoise() {
-        var c = Self.calibration(
-            fio: [[4000, 4100, 4200], [3400, 3500, 3600], [3800, 3850, 3900], [4300, 4400, 4500]],
-            native: [[20000, 21000, 20500], [4500, 4600, 4550], [6000, 6200, 6100], [7500, 7600, 7400]])
+        var c = Self.fioAtItsCeiling()
         for i in c.records.indices {
             let fio = c.records[i].cell.workload.driver == .fio
             c.records[i].host = HostNoise(
