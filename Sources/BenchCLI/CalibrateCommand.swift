@@ -138,82 +138,16 @@ struct CalibrateCommand: AsyncParsableCommand {
             throw fail(error.description, code: 2)
         }
         let started = ContinuousClock.now
-        let finished: [RunRecord]
-        let planned: Int
-        var qemuWall: Double?
-        let cancelled: Bool
-        if shared {
-            // Every disk twice (native, fio), one disk each, in one guest
-            // booted from the fio initramfs (which carries the native driver too).
-            let cells = disks.flatMap { d -> [Cell] in
-                var f = d
-                f.workload = fio
-                return [d, f]
-            }
-            planned = cells.count * runs
-            let labels = CellLabels(cells: cells)
-            progress.note(
-                "calibrate: \(disks.count) disks x 2 drivers in one guest, \(runs) blocks of \(cells.count) slots in a shuffled order, accel \(harness.context.accel.accel)")
-            let directory = harness.workDirectory.path + "/calibrate"
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-            } catch {
-                harness.shutdown()
-                throw fail("cannot create \(directory): \(error)", code: 1)
-            }
-            var session = PairedSession(
-                harness: fioHarness, outputDirectory: directory, seed: seed,
-                budget: BlockBudget(minBlocks: runs, maxBlocks: runs, targetCI: nil, seconds: nil))
-            session.trace = TraceMode(rawValue: trace) ?? Pairing.defaultTrace
-            let paired = session
-            let task = Task { () async throws -> (records: [RunRecord], qemuWallSeconds: Double, removalSeconds: Double) in
-                try await paired.run(
-                    [GuestGroup(id: 1, cells: cells)], previous: [], firstSequence: 0, precision: { _ in nil },
-                    progress: { record, state in
-                        progress.slotFinished(record, state: state, label: labels.label(record.cellID), widestCI: nil)
-                    })
-            }
-            Interrupts.install { task.cancel() }
-            switch await task.result {
-            case .success(let r): (finished, qemuWall) = (r.records, r.qemuWallSeconds)
-            case .failure(let e):
-                harness.shutdown()
-                throw fail("\(e)", code: 1)
-            }
-            cancelled = task.isCancelled
-        } else {
-            let runners: [GuestDriver: BenchRunner] = [.native: base.runner, .fio: fioHarness.runner]
-            // Alternating order: for each repetition, each disk, native then fio.
-            var order: [(driver: GuestDriver, cell: Cell, repetition: Int)] = []
-            for rep in 1...runs {
-                for disk in disks {
-                    var f = disk
-                    f.workload = fio
-                    order.append((.native, disk, rep))
-                    order.append((.fio, f, rep))
-                }
-            }
-            let plan = order
-            planned = plan.count
-            // Short names ("L2 128K · fio"): only what varies among the runs.
-            let labels = CellLabels(cells: plan.map(\.cell))
-            progress.note(
-                "calibrate: \(disks.count) disks x 2 drivers x \(runs) runs = \(plan.count) runs, a guest each, accel \(harness.context.accel.accel)")
-            let task = Task { () async -> [RunRecord] in
-                var done: [RunRecord] = []
-                for (i, step) in plan.enumerated() {
-                    if Task.isCancelled { break }
-                    guard let runner = runners[step.driver] else { continue }
-                    let record = await runner.run(PlannedRun(cell: step.cell, repetition: step.repetition), sequence: i)
-                    progress.finished(record, index: i, total: plan.count, label: labels.label(record.cellID))
-                    done.append(record)
-                }
-                return done
-            }
-            Interrupts.install { task.cancel() }
-            finished = await task.value
-            cancelled = task.isCancelled
+        let outcome: Outcome
+        do {
+            outcome = shared
+                ? try await runShared(disks, fio: fio, harness: fioHarness, progress: progress)
+                : await runGuestPerRun(disks, fio: fio, runners: [.native: base.runner, .fio: fioHarness.runner], progress: progress)
+        } catch {
+            harness.shutdown()
+            throw fail("\(error)", code: 1)
         }
+        let finished = outcome.records
         harness.shutdown()
         let wall = ContinuousClock.now - started
         if let log {
@@ -222,11 +156,84 @@ struct CalibrateCommand: AsyncParsableCommand {
 
         var report = Calibration(
             disks: disks, records: finished, workload: native, runs: runs, accel: harness.context.accel.accel.rawValue, sweep: sweep)
-        report.qemuWallSeconds = qemuWall
+        report.qemuWallSeconds = outcome.qemuWallSeconds
         print(report.text(wallSeconds: wall.inSeconds))
-        if cancelled || Interrupts.interrupted { throw ExitCode(130) }
+        if outcome.cancelled || Interrupts.interrupted { throw ExitCode(130) }
         // A shared guest tries a failed slot once more: only a missing success fails.
-        if finished.filter({ $0.status == .ok }).count < planned { throw ExitCode(1) }
+        if finished.filter({ $0.status == .ok }).count < outcome.planned { throw ExitCode(1) }
+    }
+
+    /// What either way of running the calibration leaves.
+    struct Outcome {
+        var records: [RunRecord]
+        /// Runs (or slots) that must succeed.
+        var planned: Int
+        /// QEMU start to exit of the shared guest; nil for guests per run.
+        var qemuWallSeconds: Double?
+        var cancelled: Bool
+    }
+
+    /// Every disk twice (native, fio), one disk each, in one guest booted
+    /// from the fio initramfs (which carries the native driver too), for
+    /// `runs` blocks.
+    func runShared(_ disks: [Cell], fio: Workload, harness: Harness, progress: ProgressReporter) async throws -> Outcome {
+        let cells = disks.flatMap { d -> [Cell] in
+            var f = d
+            f.workload = fio
+            return [d, f]
+        }
+        let labels = CellLabels(cells: cells)
+        progress.note(
+            "calibrate: \(disks.count) disks x 2 drivers in one guest, \(runs) blocks of \(cells.count) slots in a shuffled order, accel \(harness.context.accel.accel)")
+        let directory = harness.workDirectory.path + "/calibrate"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        var session = PairedSession(
+            harness: harness, outputDirectory: directory, seed: seed,
+            budget: BlockBudget(minBlocks: runs, maxBlocks: runs, targetCI: nil, seconds: nil))
+        session.trace = TraceMode(rawValue: trace) ?? Pairing.defaultTrace
+        let paired = session
+        let task = Task { () async throws -> (records: [RunRecord], qemuWallSeconds: Double, removalSeconds: Double) in
+            try await paired.run(
+                [GuestGroup(id: 1, cells: cells)], previous: [], firstSequence: 0, precision: { _ in nil },
+                progress: { record, state in
+                    progress.slotFinished(record, state: state, label: labels.label(record.cellID), widestCI: nil)
+                })
+        }
+        Interrupts.install { task.cancel() }
+        let r = try await task.value
+        return Outcome(records: r.records, planned: cells.count * runs, qemuWallSeconds: r.qemuWallSeconds, cancelled: task.isCancelled)
+    }
+
+    /// A guest for every run, alternating: for each repetition, each disk,
+    /// native then fio.
+    func runGuestPerRun(_ disks: [Cell], fio: Workload, runners: [GuestDriver: BenchRunner], progress: ProgressReporter) async -> Outcome {
+        var order: [(driver: GuestDriver, cell: Cell, repetition: Int)] = []
+        for rep in 1...runs {
+            for disk in disks {
+                var f = disk
+                f.workload = fio
+                order.append((.native, disk, rep))
+                order.append((.fio, f, rep))
+            }
+        }
+        let plan = order
+        // Short names ("L2 128K · fio"): only what varies among the runs.
+        let labels = CellLabels(cells: plan.map(\.cell))
+        progress.note(
+            "calibrate: \(disks.count) disks x 2 drivers x \(runs) runs = \(plan.count) runs, a guest each, accel \(runners[.native]?.context.accel.accel.rawValue ?? "?")")
+        let task = Task { () async -> [RunRecord] in
+            var done: [RunRecord] = []
+            for (i, step) in plan.enumerated() {
+                if Task.isCancelled { break }
+                guard let runner = runners[step.driver] else { continue }
+                let record = await runner.run(PlannedRun(cell: step.cell, repetition: step.repetition), sequence: i)
+                progress.finished(record, index: i, total: plan.count, label: labels.label(record.cellID))
+                done.append(record)
+            }
+            return done
+        }
+        Interrupts.install { task.cancel() }
+        return Outcome(records: await task.value, planned: plan.count, qemuWallSeconds: nil, cancelled: task.isCancelled)
     }
 }
 
@@ -358,7 +365,7 @@ struct Calibration {
             Dictionary(
                 ok(disk, driver).compactMap { r in
                     guard let iops = r.result?.iops, let stolen = r.slot?.host?.stealPercent else { return nil }
-                    return (r.repetition, iops * exp(-effect.logSlope * stolen))
+                    return (r.repetition, effect.atZeroSteal(iops: iops, stealPercent: stolen))
                 }, uniquingKeysWith: { a, _ in a })
         }
         return PairedRatio.make(adjusted(.native), over: adjusted(.fio), referenceCellID: "fio")

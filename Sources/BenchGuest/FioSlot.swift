@@ -89,12 +89,10 @@ func runFioSlot(_ command: SlotCommand, device: String, spec: WorkloadSpec, port
     } catch {
         throw .spec(error.description)
     }
-    // fio does not say how it batched its submissions: 0 calls, left out
-    // of the host's batch figures.
     var result = SlotResult(
         id: command.id, disk: command.disk, ops: g.ops, seconds: g.seconds, iops: g.iops, latency: g.latency,
         perSecondOps: g.perSecondOps, warmupMillis: UInt64(job.rampMillis), settled: settled, ioErrors: g.ioErrors,
-        firstError: g.firstError, submitCalls: 0, submitted: 0)
+        firstError: g.firstError, submitCalls: nil, submitted: nil)
     let ms = { (from: UInt64, to: UInt64) in to >= from ? Double(to - from) / 1e6 : 0 }
     result.drainMillis = ms(windowEnd, exited)
     result.summaryMillis = ms(exited, monotonicNanos())

@@ -113,9 +113,10 @@ public struct SlotResult: Hashable, Sendable, Codable {
     public var ioErrors: UInt64
     public var firstError: String?
     /// io_submit calls and the I/Os they carried in the window: the batch
-    /// size says how many virtqueue kicks each write costs.
-    public var submitCalls: UInt64
-    public var submitted: UInt64
+    /// size says how many virtqueue kicks each write costs. Nil from a fio
+    /// slot: fio does not say how it batched.
+    public var submitCalls: UInt64?
+    public var submitted: UInt64?
     /// Guest milliseconds from the window's end to the last write reaped
     /// (the drain), and from there to the summary being ready (histogram
     /// percentiles): where a slot's time goes after its window. Nil from
@@ -129,7 +130,7 @@ public struct SlotResult: Hashable, Sendable, Codable {
     public init(
         id: Int, disk: String, ops: UInt64, seconds: Double, iops: Double, latency: GuestResult.Latency,
         perSecondOps: [UInt64], warmupMillis: UInt64, settled: Bool, ioErrors: UInt64, firstError: String?,
-        submitCalls: UInt64, submitted: UInt64
+        submitCalls: UInt64?, submitted: UInt64?
     ) {
         self.id = id
         self.disk = disk

@@ -461,10 +461,7 @@ actor SlotPlanner {
         record.slot = SlotInfo(
             guest: guest, group: group.id, block: slot.block, position: slot.position, disk: outcome.command.disk,
             warmupMillis: Int(outcome.result?.warmupMillis ?? 0), settled: outcome.result?.settled ?? false,
-            host: outcome.noise,
-            // fio does not report its io_submit calls (its slots send 0).
-            submitCalls: cell.workload.driver == .native ? outcome.result?.submitCalls : nil,
-            submitted: cell.workload.driver == .native ? outcome.result?.submitted : nil,
+            host: outcome.noise, submitCalls: outcome.result?.submitCalls, submitted: outcome.result?.submitted,
             targetCI: budget.targetCI)
         record.slot?.cache = outcome.cache
         record.slot?.blockingWaits = outcome.result?.blockingWaits

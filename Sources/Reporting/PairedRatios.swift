@@ -105,15 +105,15 @@ public struct PairedAnalysis: Hashable, Sendable {
         var cpu: [String: [Int: Double]] = [:]
         var adjusted: [String: [Int: Double]] = [:]
         steal = StealEffect(records: slotRecords)
-        let slope = steal.flatMap { $0.isMeasurable ? $0.logSlope : nil }
+        let measurable = steal.flatMap { $0.isMeasurable ? $0 : nil }
         for r in slotRecords where r.succeeded {
             guard let slot = r.slot, let result = r.result else { continue }
             cells[r.cellID] = r.cell
             diskOrder[r.cellID] = Int(slot.disk.dropFirst()) ?? 0
             groupOf[r.cellID] = slot.group
             iops[r.cellID, default: [:]][r.repetition] = result.iops
-            if let slope, let stolen = slot.host?.stealPercent {
-                adjusted[r.cellID, default: [:]][r.repetition] = result.iops * exp(-slope * stolen)
+            if let measurable, let stolen = slot.host?.stealPercent {
+                adjusted[r.cellID, default: [:]][r.repetition] = measurable.atZeroSteal(iops: result.iops, stealPercent: stolen)
             }
             if let writes = r.writesPerQemuCPUMillisecond { cpu[r.cellID, default: [:]][r.repetition] = writes }
         }

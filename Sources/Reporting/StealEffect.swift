@@ -64,6 +64,10 @@ public struct StealEffect: Hashable, Sendable {
         maxSteal = steals.max() ?? 0
     }
 
+    /// `iops` measured under `stealPercent` of steal, taken to zero steal
+    /// along the fitted slope.
+    public func atZeroSteal(iops: Double, stealPercent: Double) -> Double { iops * exp(-logSlope * stealPercent) }
+
     /// Whether steal measurably moved IOPS: its slope's CI excludes 0.
     public var isMeasurable: Bool { perPointHigh < 0 || perPointLow > 0 }
 
