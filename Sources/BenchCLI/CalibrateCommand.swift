@@ -47,7 +47,7 @@ struct CalibrateCommand: AsyncParsableCommand {
             "Shared guest only: which blocks QEMU's cache events are traced for (misses per write and miss read time per driver); sampled traces blocks 2, 6, 10, ...",
             valueName: TraceMode.allCases.map(\.rawValue).joined(separator: "|")))
     var trace = Pairing.defaultTrace.rawValue
-    @Option(help: ArgumentHelp("Also append every run's record to this file (JSON lines, as results.jsonl).", valueName: "file"))
+    @Option(help: ArgumentHelp("Also append every run's record to this file as the run ends (JSON lines, as results.jsonl).", valueName: "file"))
     var records: String?
     @Option(
         help: ArgumentHelp(
@@ -141,8 +141,8 @@ struct CalibrateCommand: AsyncParsableCommand {
         let outcome: Outcome
         do {
             outcome = shared
-                ? try await runShared(disks, fio: fio, harness: fioHarness, progress: progress)
-                : await runGuestPerRun(disks, fio: fio, runners: [.native: base.runner, .fio: fioHarness.runner], progress: progress)
+                ? try await runShared(disks, fio: fio, harness: fioHarness, log: log, progress: progress)
+                : await runGuestPerRun(disks, fio: fio, runners: [.native: base.runner, .fio: fioHarness.runner], log: log, progress: progress)
         } catch {
             harness.shutdown()
             throw fail("\(error)", code: 1)
@@ -150,9 +150,6 @@ struct CalibrateCommand: AsyncParsableCommand {
         let finished = outcome.records
         harness.shutdown()
         let wall = ContinuousClock.now - started
-        if let log {
-            do { for r in finished { try log.append(r) } } catch { progress.note("warning: \(error)") }
-        }
 
         var report = Calibration(
             disks: disks, records: finished, workload: native, runs: runs, accel: harness.context.accel.accel.rawValue, sweep: sweep)
@@ -173,10 +170,19 @@ struct CalibrateCommand: AsyncParsableCommand {
         var cancelled: Bool
     }
 
+    /// Appends a finished run to `--records` before the next one starts.
+    static func keep(_ record: RunRecord, in log: ResultsLog?, progress: ProgressReporter) {
+        guard let log else { return }
+        do { try log.append(record) } catch { progress.note("warning: \(error)") }
+    }
+
     /// Every disk twice (native, fio), one disk each, in one guest booted
     /// from the fio initramfs (which carries the native driver too), for
     /// `runs` blocks.
-    func runShared(_ disks: [Cell], fio: Workload, harness: Harness, progress: ProgressReporter) async throws -> Outcome {
+    ///
+    /// Each slot's record reaches `log` as the slot ends, so a guest that
+    /// fails later, or Ctrl-C, loses none of the finished ones.
+    func runShared(_ disks: [Cell], fio: Workload, harness: Harness, log: ResultsLog?, progress: ProgressReporter) async throws -> Outcome {
         let cells = disks.flatMap { d -> [Cell] in
             var f = d
             f.workload = fio
@@ -196,6 +202,7 @@ struct CalibrateCommand: AsyncParsableCommand {
             try await paired.run(
                 [GuestGroup(id: 1, cells: cells)], previous: [], firstSequence: 0, precision: { _ in nil },
                 progress: { record, state in
+                    Self.keep(record, in: log, progress: progress)
                     progress.slotFinished(record, state: state, label: labels.label(record.cellID), widestCI: nil)
                 })
         }
@@ -206,7 +213,9 @@ struct CalibrateCommand: AsyncParsableCommand {
 
     /// A guest for every run, alternating: for each repetition, each disk,
     /// native then fio.
-    func runGuestPerRun(_ disks: [Cell], fio: Workload, runners: [GuestDriver: BenchRunner], progress: ProgressReporter) async -> Outcome {
+    func runGuestPerRun(
+        _ disks: [Cell], fio: Workload, runners: [GuestDriver: BenchRunner], log: ResultsLog?, progress: ProgressReporter
+    ) async -> Outcome {
         var order: [(driver: GuestDriver, cell: Cell, repetition: Int)] = []
         for rep in 1...runs {
             for disk in disks {
@@ -227,6 +236,7 @@ struct CalibrateCommand: AsyncParsableCommand {
                 if Task.isCancelled { break }
                 guard let runner = runners[step.driver] else { continue }
                 let record = await runner.run(PlannedRun(cell: step.cell, repetition: step.repetition), sequence: i)
+                Self.keep(record, in: log, progress: progress)
                 progress.finished(record, index: i, total: plan.count, label: labels.label(record.cellID))
                 done.append(record)
             }
@@ -303,8 +313,27 @@ struct Calibration {
     /// runs on `disk`, from the first I/O to the result (`RunRecord.host`).
     /// Near 1 the guest's one CPU is saturated: the driver's own cost per
     /// write, not the storage, sets its pace.
+    ///
+    /// The native driver spins while it waits, so its vCPU is busy either
+    /// way; saturation is judged on the share that is not waiting
+    /// (`vcpuWaiting`), when the records have it.
     func vcpuBusy(_ disk: Cell, _ driver: GuestDriver) -> Double? {
         meanOverRuns(disk, driver) { h, _ in h.qemuVcpuMillis / (h.seconds * 1000) }
+    }
+
+    /// Mean share of one wall second the vCPU spent on the driver's waiting
+    /// (`RunRecord.vcpuWaitMillis`); nil when no run records it.
+    func vcpuWaiting(_ disk: Cell, _ driver: GuestDriver) -> Double? {
+        let values = ok(disk, driver).compactMap { r -> Double? in
+            guard let h = r.slot?.host, h.seconds > 0, let wait = r.vcpuWaitMillis else { return nil }
+            return wait / (h.seconds * 1000)
+        }
+        return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
+    }
+
+    /// The vCPU's working share: busy less waiting.
+    func vcpuWorking(_ disk: Cell, _ driver: GuestDriver) -> Double? {
+        vcpuBusy(disk, driver).map { $0 - (vcpuWaiting(disk, driver) ?? 0) }
     }
 
     /// Mean over `driver`'s successful runs on `disk` of a figure from the
@@ -372,9 +401,11 @@ struct Calibration {
     }
 
     func vcpuText(_ disk: Cell, _ driver: GuestDriver) -> String {
-        guard let busy = vcpuBusy(disk, driver) else { return "" }
+        guard let busy = vcpuBusy(disk, driver), let working = vcpuWorking(disk, driver) else { return "" }
         let io = iothreadMicrosPerWrite(disk, driver).map { String(format: "; I/O thread %.1f µs/write", $0) } ?? ""
-        return String(format: "  vCPU %.0f%% busy%@%@", busy * 100, busy >= Self.saturatedVcpu ? " (guest CPU saturated)" : "", io)
+        let waiting = vcpuWaiting(disk, driver).map { String(format: " (%.0f%% of the window spinning for completions)", $0 * 100) } ?? ""
+        return String(
+            format: "  vCPU %.0f%% busy%@%@%@", busy * 100, waiting, working >= Self.saturatedVcpu ? " (guest CPU saturated)" : "", io)
     }
 
     /// Ratio of means `a / b` with an approximate 95% interval: the delta
@@ -643,11 +674,12 @@ struct Calibration {
                     top * 100, ceiling)
                 : String(format: "below its ceiling (%.0f IOPS) everywhere: the cells measure qcow2", ceiling)
             let qcow2 = disks.filter { $0.kind == .qcow2 }
-            let busy = qcow2.compactMap { vcpuBusy($0, driver) }
+            let busy = qcow2.compactMap { vcpuWorking($0, driver) }
             if busy.count == qcow2.count, !busy.isEmpty {
                 let saturated = busy.filter { $0 >= Self.saturatedVcpu }.count
+                let spins = qcow2.contains { vcpuWaiting($0, driver) != nil }
                 verdict += String(
-                    format: "; vCPU busy on the qcow2 cells %@ (%d of %d saturated)",
+                    format: "; vCPU %@ on the qcow2 cells %@ (%d of %d saturated)", spins ? "working (busy, not spinning)" : "busy",
                     busy.map { String(format: "%.0f%%", $0 * 100) }.joined(separator: " "), saturated, busy.count)
             }
             out.append("  \(driver.rawValue): \(list);  \(verdict)")

@@ -189,6 +189,7 @@ func runSlot(
     var submitCalls: UInt64 = 0
     var submitted: UInt64 = 0
     var blockingWaits: UInt64 = 0
+    var waitNanos: UInt64 = 0
 
     let start = monotonicNanos()
     let bucketNanos = SteadyState.bucketMillis * 1_000_000
@@ -212,8 +213,11 @@ func runSlot(
     var submitting = true
     while inFlight > 0 {
         var blocked = false
+        let waitStart = monotonicNanos()
         let n = try ctx.poll(max: depth, into: events, inFlight: inFlight, blocked: &blocked)
         var now = monotonicNanos()
+        // A wait counts when it ended inside the window, clipped to the window's start.
+        if now >= measureStart, now < measureEnd { waitNanos &+= now - max(waitStart, measureStart) }
         if warming {
             let bucket = Int((now - start) / bucketNanos)
             // Buckets are judged when they close: the newest one is still filling.
@@ -284,6 +288,7 @@ func runSlot(
     let ms = { (from: UInt64, to: UInt64) in to >= from ? Double(to - from) / 1e6 : 0 }
     result.drainMillis = measureEnd == .max ? nil : ms(measureEnd, drained)
     result.blockingWaits = blockingWaits
+    result.waitMillis = Double(waitNanos) / 1e6
     result.summaryMillis = ms(drained, monotonicNanos())
     return result
 }

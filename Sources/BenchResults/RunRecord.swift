@@ -224,6 +224,9 @@ public struct SlotInfo: Hashable, Sendable, Codable {
     /// Waits in the window where the guest driver's spin ran out and it
     /// slept (`SlotResult.blockingWaits`).
     public var blockingWaits: UInt64?
+    /// Guest milliseconds of the window the driver spent waiting for
+    /// completions (`SlotResult.waitMillis`; nil from older guests and fio).
+    public var waitMillis: Double?
     /// The run's ratio-CI target (fraction), when blocks were added until it
     /// was met: reports list the cells that missed it.
     public var targetCI: Double?
@@ -323,3 +326,24 @@ public struct SlotCacheCounters: Hashable, Sendable, Codable {
     public func writes(iops: Double) -> Double { iops * seconds }
 }
 
+
+extension RunRecord {
+    /// CPU time of QEMU's vCPU thread in the window that went to the guest
+    /// driver's waiting, not to work: the driver spins on the ring while it
+    /// waits, so the vCPU burns CPU whether or not there is work. Estimated
+    /// as the vCPU's CPU time times the driver's wait share of the window
+    /// (guest interrupt handling that falls inside a wait counts as
+    /// waiting). Nil for records without both figures (fio, older guests,
+    /// runs outside a shared guest), whose vCPU halted when its driver slept.
+    public var vcpuWaitMillis: Double? {
+        guard let slot, let host = slot.host, let wait = slot.waitMillis, let window = result?.seconds, window > 0 else { return nil }
+        return host.qemuVcpuMillis * min(1, max(0, wait) / (window * 1000))
+    }
+
+    /// QEMU's CPU time over the window (all threads) less the vCPU's
+    /// waiting (`vcpuWaitMillis`): what the writes cost QEMU.
+    public var qemuWorkMillis: Double? {
+        guard let host = slot?.host else { return nil }
+        return host.qemuMillis - (vcpuWaitMillis ?? 0)
+    }
+}

@@ -126,6 +126,11 @@ public struct SlotResult: Hashable, Sendable, Codable {
     /// Polls in the window that found nothing for the whole spin and then
     /// slept in io_getevents, letting the vCPU halt. Nil from older guests.
     public var blockingWaits: UInt64?
+    /// Guest milliseconds of the window the driver spent inside its wait
+    /// for completions (spinning on the ring, or asleep). The driver spins,
+    /// so QEMU's vCPU thread burns CPU while it waits; this is the share of
+    /// the window that is waiting, not work. Nil from older guests and fio.
+    public var waitMillis: Double?
 
     public init(
         id: Int, disk: String, ops: UInt64, seconds: Double, iops: Double, latency: GuestResult.Latency,

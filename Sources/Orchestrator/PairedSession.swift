@@ -465,6 +465,7 @@ actor SlotPlanner {
             targetCI: budget.targetCI)
         record.slot?.cache = outcome.cache
         record.slot?.blockingWaits = outcome.result?.blockingWaits
+        record.slot?.waitMillis = outcome.result?.waitMillis
         try append(record)
         if failed, slot.attempt == 1 { queue.insert((slot.disk, slot.block, slot.position, 2), at: 0) }
         if !failed { done.insert(RunKey(cellID: cell.id, repetition: slot.block)) }

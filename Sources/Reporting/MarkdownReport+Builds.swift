@@ -166,10 +166,11 @@ func buildsSection(_ set: ResultSet, into md: inout MarkdownWriter) {
 }
 
 extension RunRecord {
-    /// Writes per QEMU CPU millisecond (all threads) over the slot's
-    /// measured window; nil without a CPU sample or a write.
+    /// Writes per millisecond of QEMU's working CPU time (all threads, less
+    /// the vCPU's time while the driver waited: `qemuWorkMillis`) over the
+    /// slot's measured window; nil without a CPU sample or a write.
     var writesPerQemuCPUMillisecond: Double? {
-        guard let host = slot?.host, let result, result.ops > 0, host.qemuMillis > 0 else { return nil }
-        return Double(result.ops) / host.qemuMillis
+        guard let work = qemuWorkMillis, let result, result.ops > 0, work > 0 else { return nil }
+        return Double(result.ops) / work
     }
 }

@@ -129,6 +129,25 @@ struct CalibrationTextTests {
         #expect(text.contains("Host CPU steal (mean"), "\(text)")
     }
 
+    /// A spinning driver keeps its vCPU busy while it waits: the text says
+    /// how much of the window was waiting, and saturation is judged on the
+    /// rest (busy 99%, of it 40% of the window waiting: working 59%).
+    @Test func aSpinningDriversWaitIsNotSaturation() {
+        var c = Self.fioAtItsCeiling()
+        for i in c.records.indices {
+            var slot = SlotInfo(guest: 1, group: 1, block: c.records[i].repetition, position: 0, disk: "d0", warmupMillis: 400, settled: true)
+            slot.host = HostNoise(
+                seconds: 5, stealPercent: 0, hostBusyPercent: 80, qemuVcpuMillis: 4950, qemuIothreadMillis: 500,
+                qemuMainLoopMillis: 100, qemuOtherMillis: 0)
+            if c.records[i].cell.workload.driver == .native { slot.waitMillis = 0.4 * 1000 * (c.records[i].result?.seconds ?? 0) }
+            c.records[i].slot = slot
+        }
+        let text = c.text(wallSeconds: 60)
+        #expect(text.contains("vCPU 99% busy (40% of the window spinning for completions); I/O thread"), "\(text)")
+        #expect(text.contains("vCPU working (busy, not spinning) on the qcow2 cells 59% 59% 59% (0 of 3 saturated)"), "\(text)")
+        #expect(text.contains("vCPU busy on the qcow2 cells 99% 99% 99% (3 of 3 saturated)"), "fio's vCPU halts when it waits: \(text)")
+    }
+
     @Test func aSaturatedVcpuIsShownFromTheRecordedHostNoise() {
         var c = Self.fioAtItsCeiling()
         for i in c.records.indices {

@@ -178,7 +178,10 @@ struct QemuBuildTests {
     /// the guest's CPU sets the pace (null-co, full coverage), not where
     /// QEMU's miss reads do: since the driver refills in batches of 8, the
     /// L2 16K cell ran 1.195 (0.759–1.881) under the slow build in a CI run
-    /// while its CPU/write ratio fell 28.5%.
+    /// while its CPU/write ratio fell 28.5%. The driver spins while it
+    /// waits, so CPU/write leaves out the vCPU's waiting: counted in, it
+    /// hid the slow build at L2 16K (0.924 (0.699–1.223)); left out, 0.525
+    /// (0.417–0.659), both measured here on 2026-12-03.
     @Test func slowBuildIsSignificantlySlower() async throws {
         let o = try await Self.outcome.value
         let rows = o.rows["slow / base"] ?? []

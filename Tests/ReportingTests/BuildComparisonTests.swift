@@ -86,6 +86,25 @@ struct BuildComparisonTests {
         #expect(abs(ratio.ratio - 0.9) < 0.01 && ratio.high < 1, "\(ratio)")
     }
 
+    /// The native driver spins while it waits, so QEMU's vCPU thread is
+    /// busy whether or not there is work: the CPU per write counts the
+    /// vCPU's time less its waiting share. A build that slows a cell's
+    /// vCPU work where the driver has time to spare shows in the CPU
+    /// ratio (its wait shrinks), not in the IOPS.
+    @Test func aSpinningDriversWaitIsNotCountedAsWork() throws {
+        var r = PairedRatioTests.slot(Self.small, block: 1, disk: 0, iops: 1000, cpuMillis: 3000)
+        r.slot?.host?.qemuIothreadMillis = 600
+        r.slot?.waitMillis = 1500  // half of the 3 s window
+        #expect(r.vcpuWaitMillis == 1500 && r.qemuWorkMillis == 2100)
+        #expect(r.writesPerQemuCPUMillisecond == 3000.0 / 2100)
+        var slower = r
+        slower.slot?.waitMillis = 750  // the same writes, a quarter of the window waiting
+        #expect(try #require(slower.writesPerQemuCPUMillisecond) < 0.8 * (r.writesPerQemuCPUMillisecond ?? 0))
+        var old = r
+        old.slot?.waitMillis = nil  // a driver that halted when it waited
+        #expect(old.qemuWorkMillis == 3600 && old.vcpuWaitMillis == nil)
+    }
+
     @Test func onlyTheAffectedCellRegresses() throws {
         let c = try compareBuilds(Self.run(factor: [Self.small.baseID: 0.8]), base: "base", compared: "patched", source: "r")
         #expect(c.regressions.map(\.cellID) == [Self.small.baseID])
