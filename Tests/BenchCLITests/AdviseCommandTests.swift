@@ -52,7 +52,8 @@ import Testing
     /// With QEMU's cache trace in the records (the committed reference),
     /// the fitted cost model predicts the fraction, with a CI that must hold
     /// what the same run measured: L2 512K (25% coverage) against full
-    /// coverage, paired ratio 0.307 (CI 0.264-0.357) in its report.
+    /// coverage, paired ratio 0.351 (CI 0.285-0.431) in its report (the model
+    /// said 32%, CI 24-41%, on 2026-12-03).
     @Test func budgetFromTheCostModelAgreesWithTheMeasuredRatio() async throws {
         let reference = ReportRebuildTests.repo.path + "/results/reference"
         let out = try await bench(["advise", "--disk-size", "16G", "--memory-budget", "768K", "--from", reference, "--json"])
@@ -62,7 +63,7 @@ import Testing
         let fraction = try #require(budget["expectedIOPSFraction"] as? Double)
         let ci = try #require(budget["expectedIOPSFractionCI95"] as? [Double])
         #expect(ci.count == 2 && ci[0] < fraction && fraction < ci[1])
-        #expect(ci[0] < 0.307 && 0.307 < ci[1], "model \(fraction) \(ci) against the measured 0.307")
+        #expect(ci[0] < 0.351 && 0.351 < ci[1], "model \(fraction) \(ci) against the measured 0.351")
         #expect((budget["expectedIOPSBasis"] as? String)?.hasPrefix("cost model of preallocated, 16G disk, 64K clusters") == true)
 
         let text = try await bench(["advise", "--disk-size", "16G", "--memory-budget", "768K", "--from", reference])
