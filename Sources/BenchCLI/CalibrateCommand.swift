@@ -313,10 +313,6 @@ struct Calibration {
     /// runs on `disk`, from the first I/O to the result (`RunRecord.host`).
     /// Near 1 the guest's one CPU is saturated: the driver's own cost per
     /// write, not the storage, sets its pace.
-    ///
-    /// The native driver spins while it waits, so its vCPU is busy either
-    /// way; saturation is judged on the share that is not waiting
-    /// (`vcpuWaiting`), when the records have it.
     func vcpuBusy(_ disk: Cell, _ driver: GuestDriver) -> Double? {
         meanOverRuns(disk, driver) { h, _ in h.qemuVcpuMillis / (h.seconds * 1000) }
     }
@@ -324,14 +320,12 @@ struct Calibration {
     /// Mean share of one wall second the vCPU spent on the driver's waiting
     /// (`RunRecord.vcpuWaitMillis`); nil when no run records it.
     func vcpuWaiting(_ disk: Cell, _ driver: GuestDriver) -> Double? {
-        let values = ok(disk, driver).compactMap { r -> Double? in
-            guard let h = r.slot?.host, h.seconds > 0, let wait = r.vcpuWaitMillis else { return nil }
-            return wait / (h.seconds * 1000)
-        }
-        return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
+        meanOverRuns(disk, driver) { r, h, _ in r.vcpuWaitMillis.map { $0 / (h.seconds * 1000) } }
     }
 
-    /// The vCPU's working share: busy less waiting.
+    /// The vCPU's working share, busy less waiting: the native driver spins
+    /// while it waits, so its vCPU is busy either way, and saturation is
+    /// judged on this share.
     func vcpuWorking(_ disk: Cell, _ driver: GuestDriver) -> Double? {
         vcpuBusy(disk, driver).map { $0 - (vcpuWaiting(disk, driver) ?? 0) }
     }
@@ -339,9 +333,15 @@ struct Calibration {
     /// Mean over `driver`'s successful runs on `disk` of a figure from the
     /// run's host window and IOPS; nil when no run has a window.
     func meanOverRuns(_ disk: Cell, _ driver: GuestDriver, _ figure: (HostNoise, Double) -> Double) -> Double? {
+        meanOverRuns(disk, driver) { _, h, iops in figure(h, iops) }
+    }
+
+    /// The same over a figure that also reads the record, and that a run
+    /// may lack (nil: left out of the mean).
+    func meanOverRuns(_ disk: Cell, _ driver: GuestDriver, _ figure: (RunRecord, HostNoise, Double) -> Double?) -> Double? {
         let values = ok(disk, driver).compactMap { r -> Double? in
             guard let h = r.host ?? r.slot?.host, h.seconds > 0, let iops = r.result?.iops, iops > 0 else { return nil }
-            return figure(h, iops)
+            return figure(r, h, iops)
         }
         return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
     }
@@ -401,9 +401,11 @@ struct Calibration {
     }
 
     func vcpuText(_ disk: Cell, _ driver: GuestDriver) -> String {
-        guard let busy = vcpuBusy(disk, driver), let working = vcpuWorking(disk, driver) else { return "" }
+        guard let busy = vcpuBusy(disk, driver) else { return "" }
+        let spinning = vcpuWaiting(disk, driver)
+        let working = busy - (spinning ?? 0)
         let io = iothreadMicrosPerWrite(disk, driver).map { String(format: "; I/O thread %.1f µs/write", $0) } ?? ""
-        let waiting = vcpuWaiting(disk, driver).map { String(format: " (%.0f%% of the window spinning for completions)", $0 * 100) } ?? ""
+        let waiting = spinning.map { String(format: " (%.0f%% of the window spinning for completions)", $0 * 100) } ?? ""
         return String(
             format: "  vCPU %.0f%% busy%@%@%@", busy * 100, waiting, working >= Self.saturatedVcpu ? " (guest CPU saturated)" : "", io)
     }

@@ -84,12 +84,15 @@ struct AIOContext: ~Copyable {
     /// guest kernel still runs its own threads: the scheduler's tick
     /// preempts a spinning user process.
     ///
-    /// `blocked` is set when the spin ran out and the call slept: a slot
-    /// counts these, since each one lets the vCPU halt.
-    func poll(max: Int, into events: UnsafeMutablePointer<io_event>, inFlight: Int, blocked: inout Bool) throws(GuestFailure) -> Int {
+    /// `start` is when the wait began (`monotonicNanos()`), read by the
+    /// caller, which times its waits with the same reading. `blocked` is set
+    /// when the spin ran out and the call slept: a slot counts these, since
+    /// each one lets the vCPU halt.
+    func poll(
+        max: Int, into events: UnsafeMutablePointer<io_event>, inFlight: Int, since start: UInt64, blocked: inout Bool
+    ) throws(GuestFailure) -> Int {
         var zero = timespec(tv_sec: 0, tv_nsec: 0)
         blocked = false
-        let start = monotonicNanos()
         var polls: UInt32 = 0
         while true {
             let rc = io_getevents(ctx, 0, max, events, &zero)

@@ -214,7 +214,7 @@ func runSlot(
     while inFlight > 0 {
         var blocked = false
         let waitStart = monotonicNanos()
-        let n = try ctx.poll(max: depth, into: events, inFlight: inFlight, blocked: &blocked)
+        let n = try ctx.poll(max: depth, into: events, inFlight: inFlight, since: waitStart, blocked: &blocked)
         var now = monotonicNanos()
         // A wait counts when it ended inside the window, clipped to the window's start.
         if now >= measureStart, now < measureEnd { waitNanos &+= now - max(waitStart, measureStart) }

@@ -110,7 +110,7 @@ func runNative(_ spec: WorkloadSpec) throws(GuestFailure) -> GuestResult {
         var submitting = true
         while inFlight > 0 {
             var blocked = false
-            let n = try ctx.poll(max: depth, into: events, inFlight: inFlight, blocked: &blocked)
+            let n = try ctx.poll(max: depth, into: events, inFlight: inFlight, since: monotonicNanos(), blocked: &blocked)
             let now = monotonicNanos()
             if now >= measureEnd { submitting = false }
             let measuring = now >= measureStart && now < measureEnd

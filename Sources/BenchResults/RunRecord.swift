@@ -326,7 +326,6 @@ public struct SlotCacheCounters: Hashable, Sendable, Codable {
     public func writes(iops: Double) -> Double { iops * seconds }
 }
 
-
 extension RunRecord {
     /// CPU time of QEMU's vCPU thread in the window that went to the guest
     /// driver's waiting, not to work: the driver spins on the ring while it
