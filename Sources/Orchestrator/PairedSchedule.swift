@@ -126,10 +126,10 @@ public struct BlockBudget: Sendable {
     /// cell in disjoint blocks and merge into one paired set.
     public var firstBlock = 1
     public var blockStride = 1
-    /// What removing the images costs per write they took, reserved out of
-    /// `seconds`: `RemovalProbe`'s figure for this host when it ran, else
-    /// `ImageRemoval.quietHostSecondsPerWrite`.
-    public var removalSecondsPerWrite = ImageRemoval.quietHostSecondsPerWrite
+    /// What removing the images costs per extent they hold, reserved out
+    /// of `seconds`: `RemovalProbe`'s figure for this host when it ran, else
+    /// `ImageRemoval.quietHostSecondsPerExtent`.
+    public var removalSecondsPerExtent = ImageRemoval.quietHostSecondsPerExtent
 
     public init(minBlocks: Int, maxBlocks: Int, targetCI: Double?, seconds: Double?) {
         self.minBlocks = minBlocks

@@ -29,14 +29,14 @@ struct SlotWireTests {
 
     @Test func steadyStateNeedsTheMinimumAndAFlatWindow() {
         let flat: [UInt64] = [400, 410, 395, 405, 400, 398]
-        #expect(SteadyState.isSteady(flat, elapsedMillis: 300))
-        #expect(!SteadyState.isSteady(flat, elapsedMillis: 299))
+        #expect(SteadyState.isSteady(flat, elapsedMillis: 150))
+        #expect(!SteadyState.isSteady(flat, elapsedMillis: 149))
         #expect(!SteadyState.isSteady(Array(flat.prefix(5)), elapsedMillis: 1000))
         // Rising 5% per bucket: 25% across the window, not steady.
         let rising: [UInt64] = [100, 105, 110, 115, 120, 125]
         #expect(!SteadyState.isSteady(rising, elapsedMillis: 1000))
         // Only the last window counts: an early ramp is forgiven.
-        #expect(SteadyState.isSteady([10, 50, 200] + flat, elapsedMillis: 450))
+        #expect(SteadyState.isSteady([10, 50, 200] + flat, elapsedMillis: 225))
         #expect(!SteadyState.isSteady([0, 0, 0, 0, 0, 0], elapsedMillis: 1000))
     }
 }
