@@ -13,8 +13,8 @@ import Synchronization
 /// every extent a write allocated is discarded on unlink; here that cost
 /// 26 µs per write on a quiet host and 134 µs under CPU steal, so a fixed
 /// figure let a 5-minute budget run to 6.5 minutes. One file unlinked alone
-/// said 85-87 µs where the runs' parallel removal then took 42-49 µs per
-/// extent, so the probe removes in parallel too.
+/// said 77-107 µs where six runs' parallel removal then took 42-67 µs per
+/// write, so the probe removes in parallel too.
 public enum RemovalProbe {
     /// Writes in the probe, over both files: enough extents that one slow
     /// discard does not decide the figure, few enough to take about a second.
