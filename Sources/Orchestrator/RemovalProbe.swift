@@ -46,13 +46,18 @@ public enum RemovalProbe {
         return seconds / Double(writes / files * files)
     }
 
-    /// A 16 GiB sparse file at `path` with `writes` random 4 KiB writes, synced.
+    /// A 16 GiB sparse file at `path` with `writes` random 4 KiB writes,
+    /// synced; on failure the file is removed.
     private static func write(_ path: String, writes: Int, seed: UInt64) -> Bool {
         let blockSize = 4096
         let span: UInt64 = 16 << 30
         let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | directFlag, 0o600)
         guard fd >= 0 else { return false }
-        defer { close(fd) }
+        var written = false
+        defer {
+            close(fd)
+            if !written { unlink(path) }
+        }
         var raw: UnsafeMutableRawPointer?
         guard posix_memalign(&raw, blockSize, blockSize) == 0, let buffer = raw else { return false }
         defer { free(buffer) }
@@ -69,7 +74,8 @@ public enum RemovalProbe {
             let offset = off_t((z % (span / UInt64(blockSize))) * UInt64(blockSize))
             guard pwrite(fd, buffer, blockSize, offset) == blockSize else { return false }
         }
-        return fdatasync(fd) == 0
+        written = fdatasync(fd) == 0
+        return written
     }
 
     /// O_DIRECT: not exported by Glibc's Swift overlay (it needs

@@ -1,3 +1,4 @@
+import BenchResults
 import Foundation
 import Reporting
 import Testing
@@ -14,12 +15,8 @@ import Testing
 
     /// The reference's paired blocks, counted from its records.
     static var referenceBlocks: Int {
-        let text = (try? String(contentsOfFile: reference + "/results.jsonl", encoding: .utf8)) ?? ""
-        let blocks = text.split(separator: "\n").compactMap { line -> Int? in
-            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-            return (object?["slot"] as? [String: Any])?["block"] as? Int
-        }
-        return Set(blocks).count
+        let records = (try? ResultsLog.read(path: reference + "/results.jsonl")) ?? []
+        return Set(records.compactMap { $0.slot?.block }).count
     }
 
     @Test func replaysTheReferenceAsJSONDeterministically() async throws {
