@@ -13,13 +13,19 @@ let package = Package(
         .executable(name: "bench", targets: ["bench"]),
         .executable(name: "bench-guest", targets: ["bench-guest"]),
     ],
+    // Exact versions: the nightly gate compares nights, so the build must not
+    // float between them. Package.resolved cannot carry the pin: it records
+    // commit ids, and the package copies on the project's machines have other
+    // ids than GitHub's, so one file cannot serve both. `Package.versions`
+    // lists the whole resolved graph (transitive packages too) and
+    // scripts/test fails when resolution differs from it.
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
-        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
-        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
-        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system.git", exact: "1.8.1"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", exact: "1.0.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", exact: "0.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", exact: "0.2.0"),
     ],
     targets: [
         // Pure core: no I/O.

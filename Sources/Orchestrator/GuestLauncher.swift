@@ -63,7 +63,13 @@ public struct GuestLauncher: Sendable {
         var status: TerminationStatus?
         let launched = Mutex<pid_t?>(nil)
         let samples = Mutex<(rss: [RSSSample], ready: Int?, marks: [PhaseMark])>(([], nil, []))
-        let window = Mutex<(start: (HostSample, ContinuousClock.Instant)?, noise: HostNoise?)>((nil, nil))
+        // Host noise over the workload: from the guest's ready line to its
+        // result line, or to the last sample taken while QEMU was alive (the
+        // guest powers off right after its result, sometimes before the
+        // console is read again).
+        let window = Mutex<
+            (start: (HostSample, ContinuousClock.Instant)?, last: (HostSample, ContinuousClock.Instant)?, noise: HostNoise?)
+        >((nil, nil, nil))
         defer { if let pid = launched.withLock({ $0 }) { ActiveProcesses.unregister(pid) } }
         do {
             let argv = try command.spawnArgv()
@@ -93,7 +99,18 @@ public struct GuestLauncher: Sendable {
                     if due, let kib = Self.residentKiB(pid) {
                         samples.withLock { $0.rss.append(RSSSample(atMillis: now, kib: kib)) }
                     }
-                    if !Self.isRunning(pid) { return Watch.exited }
+                    if !Self.isRunning(pid) {
+                        window.withLock { w in
+                            if w.noise == nil, let (before, at) = w.start, let (after, end) = w.last {
+                                w.noise = before.noise(until: after, seconds: (end - at).inSeconds)
+                            }
+                        }
+                        return Watch.exited
+                    }
+                    if window.withLock({ $0.start != nil && $0.noise == nil }) {
+                        let sample = (HostSample.take(qemuPid: pid), clock.now)
+                        window.withLock { $0.last = sample }
+                    }
                     if clock.now >= end {
                         await execution.teardown(using: [.gracefulShutDown(allowedDurationToNextStep: .seconds(2))])
                         return Watch.timedOut

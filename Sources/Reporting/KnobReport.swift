@@ -69,7 +69,7 @@ struct Knob: Sendable {
                 var c = $0; c.state = .preallocated; return c
             },
             note:
-                "What a write costs besides the L2 lookup: nothing (`preallocated`), an allocation with refcount updates (`fresh`), a copy-on-write (`snapshot`), an allocation plus a backing-file read (`overlay`)."
+                "What a write costs besides the L2 lookup: nothing in qcow2 but a host block's allocation on its first write (`preallocated`, sparse on the host), nothing at all (`allocated`), an allocation with refcount updates (`fresh`), a copy-on-write (`snapshot`), an allocation plus a backing-file read (`overlay`)."
         ),
     ]
 }

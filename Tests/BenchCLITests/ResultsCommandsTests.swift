@@ -238,7 +238,7 @@ import Testing
 @Suite struct ReportRebuildTests {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    @Test(arguments: ["reference", "knobs", "clean-interval", "cache-size", "aa-swapped", "long-4s", "target-3pct"])
+    @Test(arguments: ["reference", "knobs", "clean-interval", "cache-size", "aa-swapped", "long-4s", "target-3pct", "host-holes", "isolation/shared", "isolation/guest-per-run"])
     func committedReferenceRebuildsByteForByte(_ name: String) async throws {
         let dir = try makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
