@@ -35,13 +35,18 @@ struct NightlyScriptTests {
 
     func nightly(_ dir: String, output: String, baseline: String) async throws -> (status: Int32?, stdout: String, stderr: String) {
         // A strict gate for a test that must not flake: 99% confidence and
-        // beyond 10%; the doctored change is 75%.
+        // beyond 30%; the doctored change is 75%. Why not 10%: a night here
+        // is 30 s, inside one swing of the host's slow noise, so its blocks
+        // share it and no 8-block CI includes it. Measured in CI on
+        // 2026-12-03 at 7e926b9: between two such nights null-co ran 41%
+        // faster (17,157 -> 24,226 IOPS) and the default cell's ratio
+        // against it fell 23% (p 0.0075 after Holm), a false alarm at 10%.
         let out = try await ToolRunner.run(
             [Self.root + "/scripts/nightly"], workingDirectory: Self.root,
             environment: [
                 "BENCH": benchBinary(), "NIGHTLY_MATRIX": dir + "/m.toml", "NIGHTLY_SHARDS": "2",
                 "NIGHTLY_OUTPUT": output, "NIGHTLY_BASELINE": baseline,
-                "NIGHTLY_COMPARE_ARGS": "--confidence 0.99 --threshold 10", "TMPDIR": dir + "/tmp",
+                "NIGHTLY_COMPARE_ARGS": "--confidence 0.99 --threshold 30", "TMPDIR": dir + "/tmp",
             ])
         return (exitCode(out), out.stdout, out.stderr)
     }
