@@ -359,6 +359,12 @@ struct Calibration {
         meanOverRuns(disk, driver) { h, iops in h.qemuIothreadMillis * 1000 / (iops * h.seconds) }
     }
 
+    /// The guest's interrupts for the disk per write: how often the driver
+    /// was woken per write. Empty for records from guests that did not count them.
+    func interruptsText(_ disk: Cell, _ driver: GuestDriver) -> String {
+        interruptsPerWrite(disk, driver).map { String(format: "; %.2f interrupts/write", $0) } ?? ""
+    }
+
     /// QEMU's cache counters for `driver` on `disk`, from its traced slots:
     /// misses per write, the miss read time, and the share of the window
     /// the miss reads took (misses per second x read time). Miss reads run
@@ -465,8 +471,8 @@ struct Calibration {
             out.append(Self.label(disk))
             let n = iops(disk, .native)
             let f = iops(disk, .fio)
-            out.append("  native IOPS  \(Self.describe(n))" + vcpuText(disk, .native))
-            out.append("  fio IOPS     \(Self.describe(f))" + vcpuText(disk, .fio))
+            out.append("  native IOPS  \(Self.describe(n))" + vcpuText(disk, .native) + interruptsText(disk, .native))
+            out.append("  fio IOPS     \(Self.describe(f))" + vcpuText(disk, .fio) + interruptsText(disk, .fio))
             for driver in GuestDriver.allCases {
                 if let line = cacheText(disk, driver) { out.append(line) }
             }
@@ -653,12 +659,72 @@ struct Calibration {
     /// ceiling for the driver, and says nothing either way).
     func boundByCeiling(_ driver: GuestDriver) -> Bool? {
         guard let top = ceilingFractions(driver)?.fractions.max(), top <= Self.noCeilingAbove else { return nil }
-        return top >= Self.ceilingFraction
+        guard top >= Self.ceilingFraction else { return false }
+        return interruptStorm(driver) == nil ? true : nil
+    }
+
+    /// Interrupts per write on `disk` (`SlotInfo.interrupts`), pooled over
+    /// the runs that carry them; nil for records without them.
+    func interruptsPerWrite(_ disk: Cell, _ driver: GuestDriver) -> Double? {
+        var interrupts: UInt64 = 0
+        var writes: UInt64 = 0
+        for r in ok(disk, driver) {
+            guard let n = r.slot?.interrupts, let ops = r.result?.ops, ops > 0 else { continue }
+            interrupts += n
+            writes += ops
+        }
+        return writes > 0 ? Double(interrupts) / Double(writes) : nil
+    }
+
+    /// A driver that takes this many times the interrupts per write on
+    /// null-co that it takes on its fastest qcow2 cell, and at least
+    /// `interruptStormExcess` more, is doing other work there: null-co
+    /// completes each write at once, so a driver that sleeps until a
+    /// completion is woken for nearly every write (fio here: 0.77 against
+    /// 0.27-0.33 on qcow2), while storage latency lets completions arrive
+    /// together. Its null-co figure is then no ceiling. (The native driver
+    /// spins on the ring and takes 0.03-0.12 everywhere.)
+    static let interruptStormFactor = 1.5
+    static let interruptStormExcess = 0.2
+
+    /// `driver`'s interrupts per write on null-co and on its fastest qcow2
+    /// cell, when null-co costs it that many more; nil otherwise or
+    /// without counts.
+    func interruptStorm(_ driver: GuestDriver) -> (null: Double, qcow2: Double)? {
+        guard let null = disks.first(where: { $0.kind == .null }), let atNull = interruptsPerWrite(null, driver),
+            let fastest = disks.filter({ $0.kind == .qcow2 }).max(by: { (iops($0, driver)?.mean ?? 0) < (iops($1, driver)?.mean ?? 0) }),
+            let atFastest = interruptsPerWrite(fastest, driver), atNull > Self.interruptStormFactor * atFastest,
+            atNull - atFastest >= Self.interruptStormExcess
+        else { return nil }
+        return (atNull, atFastest)
     }
 
     /// A qcow2 cell this much faster than null-co shows null-co is not the
     /// driver's ceiling (fio has run faster on qcow2 than on null-co here).
     static let noCeilingAbove = 1 / ceilingFraction
+
+    /// What `driver`'s null-co figure says about it, given its fastest
+    /// qcow2 cell's fraction `top` of that figure (`ceiling` IOPS).
+    func ceilingVerdict(_ driver: GuestDriver, top: Double, ceiling: Double) -> String {
+        let name = driver.rawValue
+        if top > Self.noCeilingAbove {
+            return String(
+                format: "null-co is no ceiling for %@ here: its fastest qcow2 cell runs %.2fx its null-co figure (%.0f IOPS), "
+                    + "so null-co cannot show whether %@ is bound by its own cost", name, top, ceiling, name)
+        }
+        guard top >= Self.ceilingFraction else {
+            return String(format: "below its ceiling (%.0f IOPS) everywhere: the cells measure qcow2", ceiling)
+        }
+        if let storm = interruptStorm(driver) {
+            return String(
+                format: "null-co is no ceiling for %@ here: it takes %.2f interrupts per write on null-co against %.2f on its fastest "
+                    + "qcow2 cell (completions arrive one by one when nothing waits on storage), so its null-co figure "
+                    + "(%.0f IOPS; its fastest qcow2 cell runs %.2fx that) is not what it can do", name, storm.null, storm.qcow2, ceiling, top)
+        }
+        return String(
+            format: "bound by its own ceiling: its fastest qcow2 cell reaches %.0f%% of what it does with no storage at all (%.0f IOPS), "
+                + "so it measures its own guest CPU there and compresses the differences between cells", top * 100, ceiling)
+    }
 
     func ceilingText() -> [String] {
         guard disks.contains(where: { $0.kind == .null }), disks.contains(where: { $0.kind == .qcow2 }) else { return [] }
@@ -666,15 +732,7 @@ struct Calibration {
         for driver in GuestDriver.allCases {
             guard let (ceiling, fractions) = ceilingFractions(driver), let top = fractions.max() else { continue }
             let list = fractions.map { String(format: "%.2f", $0) }.joined(separator: "  ")
-            var verdict = top > Self.noCeilingAbove
-                ? String(
-                    format: "null-co is no ceiling for %@ here: its fastest qcow2 cell runs %.2fx its null-co figure (%.0f IOPS), so null-co cannot show whether %@ is bound by its own cost",
-                    driver.rawValue, top, ceiling, driver.rawValue)
-                : top >= Self.ceilingFraction
-                ? String(
-                    format: "bound by its own ceiling: its fastest qcow2 cell reaches %.0f%% of what it does with no storage at all (%.0f IOPS), so it measures its own guest CPU there and compresses the differences between cells",
-                    top * 100, ceiling)
-                : String(format: "below its ceiling (%.0f IOPS) everywhere: the cells measure qcow2", ceiling)
+            var verdict = ceilingVerdict(driver, top: top, ceiling: ceiling)
             let qcow2 = disks.filter { $0.kind == .qcow2 }
             let busy = qcow2.compactMap { vcpuWorking($0, driver) }
             if busy.count == qcow2.count, !busy.isEmpty {

@@ -126,3 +126,27 @@ struct DiskStat {
         return (fields[4], fields[8])
     }
 }
+
+/// The guest's interrupts for one disk's request queues
+/// (`VirtioInterrupts`), sampled at a window's start and end.
+struct DiskInterrupts {
+    let virtioDevice: String?
+
+    init(device: String) {
+        var target = [CChar](repeating: 0, count: 512)
+        let n = readlink("/sys/block/\(device)/device", &target, target.count)
+        virtioDevice = n > 0 ? VirtioInterrupts.device(fromSysfsLink: String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)) : nil
+    }
+
+    /// Interrupts so far, or nil when the device or its lines are not found.
+    func read() -> UInt64? {
+        guard let virtioDevice, let text = readText("/proc/interrupts") else { return nil }
+        return VirtioInterrupts.count(procInterrupts: text, device: virtioDevice)
+    }
+
+    /// Interrupts between two samples.
+    static func taken(from before: UInt64?, to after: UInt64?) -> UInt64? {
+        guard let before, let after, after >= before else { return nil }
+        return after - before
+    }
+}

@@ -31,6 +31,7 @@ func runFioSlot(_ command: SlotCommand, device: String, spec: WorkloadSpec, port
     let messagesPath = "/tmp/qcb-fio.messages"
 
     let stat = DiskStat(device: device)
+    let interrupts = DiskInterrupts(device: device)
     let writesBefore = stat.read()?.writes ?? 0
     let pid = try spawn(
         FioJob.executable, arguments: FioJob.arguments(spec: job, deviceBytes: deviceBytes),
@@ -69,9 +70,11 @@ func runFioSlot(_ command: SlotCommand, device: String, spec: WorkloadSpec, port
     }
     sleep(until: rampEnd)
     let settled = SteadyState.isSteady(buckets, elapsedMillis: UInt64(job.rampMillis))
+    let interruptsAtStart = interrupts.read()
     port.send(ControlProtocol.measure)
     let windowEnd = rampEnd + UInt64(job.runtimeMillis) * 1_000_000
     sleep(until: windowEnd)
+    let interruptsAtEnd = interrupts.read()
     port.send(ControlProtocol.end)
 
     while true {
@@ -95,6 +98,7 @@ func runFioSlot(_ command: SlotCommand, device: String, spec: WorkloadSpec, port
         firstError: g.firstError, submitCalls: nil, submitted: nil)
     let ms = { (from: UInt64, to: UInt64) in to >= from ? Double(to - from) / 1e6 : 0 }
     result.drainMillis = ms(windowEnd, exited)
+    result.interrupts = DiskInterrupts.taken(from: interruptsAtStart, to: interruptsAtEnd)
     result.summaryMillis = ms(exited, monotonicNanos())
     return result
 }

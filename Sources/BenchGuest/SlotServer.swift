@@ -141,7 +141,8 @@ func serveSlots(spec: WorkloadSpec, port portName: String, expectedDisks: Int) t
             }
             let result: SlotResult
             do {
-                result = try runSlot(command, fd: fd, spec: spec, buffers: buffers, aio: ctx, port: port)
+                result = try runSlot(
+                    command, fd: fd, interrupts: DiskInterrupts(device: device), spec: spec, buffers: buffers, aio: ctx, port: port)
             } catch {
                 // Writes may still be in flight: a new context, and the old
                 // one's io_destroy waits for them before their buffers are reused.
@@ -159,8 +160,8 @@ func serveSlots(spec: WorkloadSpec, port portName: String, expectedDisks: Int) t
 
 /// One slot on one open disk: warm up until steady or the cap, measure, drain.
 func runSlot(
-    _ command: SlotCommand, fd: Int32, spec: WorkloadSpec, buffers: UnsafeMutableRawPointer, aio ctx: borrowing AIOContext,
-    port: borrowing ControlPort
+    _ command: SlotCommand, fd: Int32, interrupts: DiskInterrupts, spec: WorkloadSpec, buffers: UnsafeMutableRawPointer,
+    aio ctx: borrowing AIOContext, port: borrowing ControlPort
 ) throws(GuestFailure) -> SlotResult {
     let bs = UInt64(spec.blockSize)
     let depth = Int(spec.iodepth)
@@ -178,7 +179,7 @@ func runSlot(
     defer { submittedAt.deallocate() }
 
     var offsets = OffsetGenerator(seed: command.seed, spanBytes: span, blockSize: bs, distribution: spec.distribution)
-    var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: .three)
+    var histogram = makeLatencyHistogram()
     var seconds = [UInt64](repeating: 0, count: max(1, Int((UInt64(command.measureMillis) + 999) / 1000)))
     var ops: UInt64 = 0
     // The mean from a running sum: the histogram's `mean` walks every
@@ -201,6 +202,8 @@ func runSlot(
     var measureStart: UInt64 = .max
     var measureEnd: UInt64 = .max
     var warmupNanos: UInt64 = 0
+    var interruptsAtStart: UInt64?
+    var interruptsAtEnd: UInt64?
 
     for slot in 0..<depth {
         qcb_prep_pwrite(iocbs + slot, fd, buffers + slot * Int(bs), Int(bs), Int64(bitPattern: offsets.next()), nil)
@@ -227,6 +230,7 @@ func runSlot(
                 settled = SteadyState.isSteady(closed, elapsedMillis: (now - start) / 1_000_000)
                 if settled || now - start >= capNanos {
                     warming = false
+                    interruptsAtStart = interrupts.read()
                     port.send(ControlProtocol.measure)
                     now = monotonicNanos()
                     warmupNanos = now - start
@@ -237,6 +241,7 @@ func runSlot(
         }
         if submitting, now >= measureEnd {
             submitting = false
+            interruptsAtEnd = interrupts.read()
             port.send(ControlProtocol.end)
         }
         let measuring = now >= measureStart && now < measureEnd
@@ -289,6 +294,7 @@ func runSlot(
     result.drainMillis = measureEnd == .max ? nil : ms(measureEnd, drained)
     result.blockingWaits = blockingWaits
     result.waitMillis = Double(waitNanos) / 1e6
+    result.interrupts = DiskInterrupts.taken(from: interruptsAtStart, to: interruptsAtEnd)
     result.summaryMillis = ms(drained, monotonicNanos())
     return result
 }

@@ -68,11 +68,8 @@ func runNative(_ spec: WorkloadSpec) throws(GuestFailure) -> GuestResult {
     let phases = spec.effectivePhases
     // Per write phase: a histogram and whole-second counters, allocated
     // before the first I/O; `total` aggregates all write phases.
-    func makeHistogram() -> Histogram<UInt64> {
-        Histogram<UInt64>(highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: .three)
-    }
-    var total = makeHistogram()
-    var phaseHistograms = phases.map { _ in makeHistogram() }
+    var total = makeLatencyHistogram()
+    var phaseHistograms = phases.map { _ in makeLatencyHistogram() }
     var phaseSeconds = phases.map { [UInt64](repeating: 0, count: max(1, Int((UInt64($0.millis) + 999) / 1000))) }
     var phaseOps = [UInt64](repeating: 0, count: phases.count)
     var errors = WriteErrors()

@@ -227,6 +227,10 @@ public struct SlotInfo: Hashable, Sendable, Codable {
     /// Guest milliseconds of the window the driver spent waiting for
     /// completions (`SlotResult.waitMillis`; nil from older guests and fio).
     public var waitMillis: Double?
+    /// Interrupts the guest took for the disk's request queues in the window
+    /// (`SlotResult.interrupts`): completion notifications; per write, how
+    /// often the driver was woken. Nil from older guests.
+    public var interrupts: UInt64?
     /// The run's ratio-CI target (fraction), when blocks were added until it
     /// was met: reports list the cells that missed it.
     public var targetCI: Double?

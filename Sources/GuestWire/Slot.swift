@@ -131,6 +131,11 @@ public struct SlotResult: Hashable, Sendable, Codable {
     /// so QEMU's vCPU thread burns CPU while it waits; this is the share of
     /// the window that is waiting, not work. Nil from older guests and fio.
     public var waitMillis: Double?
+    /// Interrupts the guest took for this disk's request queues in the
+    /// window (`VirtioInterrupts`): completion notifications, so per write
+    /// they say how often the driver was woken. Nil from older guests, or
+    /// when the guest could not find the disk's lines.
+    public var interrupts: UInt64?
 
     public init(
         id: Int, disk: String, ops: UInt64, seconds: Double, iops: Double, latency: GuestResult.Latency,

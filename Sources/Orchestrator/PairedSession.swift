@@ -466,6 +466,7 @@ actor SlotPlanner {
         record.slot?.cache = outcome.cache
         record.slot?.blockingWaits = outcome.result?.blockingWaits
         record.slot?.waitMillis = outcome.result?.waitMillis
+        record.slot?.interrupts = outcome.result?.interrupts
         try append(record)
         if failed, slot.attempt == 1 { queue.insert((slot.disk, slot.block, slot.position, 2), at: 0) }
         if !failed { done.insert(RunKey(cellID: cell.id, repetition: slot.block)) }

@@ -50,6 +50,44 @@ struct CalibrationTextTests {
         #expect(sweep.contains("direction and knee: not comparable, fio is bound by its own ceiling"), "\(sweep)")
     }
 
+    /// Gives every record of `driver` on disk `index` (0 null-co, then
+    /// 128K, 1M, default) `perWrite` interrupts per write.
+    static func withInterrupts(_ c: Calibration, _ driver: GuestDriver, _ perWrite: [Double]) -> Calibration {
+        var c = c
+        for i in c.records.indices {
+            let r = c.records[i]
+            guard r.cell.workload.driver == driver, let d = c.disks.firstIndex(where: { $0.kind == r.cell.kind && $0.cache == r.cell.cache }),
+                let ops = r.result?.ops
+            else { continue }
+            var slot = SlotInfo(guest: 1, group: 1, block: r.repetition, position: 0, disk: "d\(d)", warmupMillis: 200, settled: true)
+            slot.interrupts = UInt64((perWrite[d] * Double(ops)).rounded())
+            c.records[i].slot = slot
+        }
+        return c
+    }
+
+    @Test func aDriverWokenForEveryWriteOnNullCoHasNoCeilingThere() {
+        // fio as measured here: 0.77 interrupts per write on null-co, about 0.3 on qcow2.
+        let c = Self.withInterrupts(Self.withInterrupts(Self.fioAtItsCeiling(), .fio, [0.77, 0.33, 0.27, 0.32]), .native, [0.12, 0.04, 0.05, 0.07])
+        let text = c.ceilingText().joined(separator: "\n")
+        #expect(text.contains("fio: 0.85  0.94  1.07;  null-co is no ceiling for fio here: it takes 0.77 interrupts per write on null-co against 0.32 on its fastest qcow2 cell"), "\(text)")
+        // native takes few everywhere: its verdict is unchanged.
+        #expect(text.contains("native: 0.22  0.30  0.37;  below its ceiling (20500 IOPS) everywhere"), "\(text)")
+        #expect(c.boundByCeiling(.fio) == nil)
+        let sweep = c.sweepText().joined(separator: "\n")
+        #expect(!sweep.contains("not comparable"), "\(sweep)")
+        #expect(sweep.contains("knee: agrees"), "\(sweep)")
+        // The per-driver lines carry the counts.
+        #expect(c.text(wallSeconds: nil).contains("; 0.77 interrupts/write"))
+    }
+
+    @Test func aFewMoreInterruptsOnNullCoLeaveTheCeilingStanding() {
+        // 0.40 against 0.30: 1.3x, under the rule's 1.5x; fio stays bound.
+        let c = Self.withInterrupts(Self.fioAtItsCeiling(), .fio, [0.40, 0.33, 0.27, 0.30])
+        #expect(c.boundByCeiling(.fio) == true)
+        #expect(c.sweepText().joined(separator: "\n").contains("direction and knee: not comparable, fio is bound by its own ceiling"))
+    }
+
     @Test func stepsWithinNoiseHaveNoDirection() {
         // Both below their ceilings; fio's second step is within noise.
         let c = Self.calibration(

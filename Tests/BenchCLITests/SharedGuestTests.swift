@@ -83,6 +83,11 @@ struct SharedGuestTests {
             records.allSatisfy { r in r.slot.map { s in s.blockingWaits.map { $0 <= 2 } ?? false } ?? false },
             "every slot counts the driver's blocking waits, and there are none to speak of: \(records.map { $0.slot?.blockingWaits ?? 999 })")
         #expect(records.allSatisfy { $0.hostBootMillis != nil && !$0.provenance.qemuCommandLine.isEmpty })
+        // The guest finds each disk's virtio interrupts, and a driver that
+        // spins on the ring takes far fewer than one per write.
+        #expect(
+            records.allSatisfy { r in r.slot?.interrupts.map { n in Double(n) < 0.5 * Double(r.result?.ops ?? 0) } ?? false },
+            "every slot counts the disk's interrupts: \(records.map { ($0.slot?.interrupts, $0.result?.ops) })")
 
         let cells = try String(contentsOfFile: out + "/cells.csv", encoding: .utf8)
         #expect(cells.contains("shared,3,qcow2-preallocated-1G-c64K-l2=default"), "\(cells)")
@@ -184,6 +189,8 @@ struct SharedGuestTests {
             fio.allSatisfy { (1...2).contains($0.result?.perSecondOps.count ?? 0) },
             "fio's IOPS log gives the per-second counts: \(fio.map { $0.result?.perSecondOps ?? [] })")
         #expect(fio.allSatisfy { $0.slot?.submitCalls == nil }, "fio's submissions are not counted")
+        #expect(records.allSatisfy { ($0.slot?.interrupts ?? 0) > 0 }, "both drivers' slots count the disk's interrupts")
+        #expect(run.stdout.contains("interrupts/write"), "\(run.stdout)")
         #expect(fio.allSatisfy { ($0.slot?.host?.qemuVcpuMillis ?? 0) > 0 }, "the host samples fio's window too")
         for block in 1...2 {
             #expect(Set(records.filter { $0.repetition == block }.map(\.cellID)).count == 4, "block \(block) runs every disk with both drivers")
