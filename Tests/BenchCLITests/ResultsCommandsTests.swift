@@ -238,7 +238,7 @@ import Testing
 @Suite struct ReportRebuildTests {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    @Test(arguments: ["reference", "knobs", "clean-interval", "cache-size", "aa-swapped", "long-4s", "target-3pct", "host-holes", "isolation/shared", "isolation/guest-per-run"])
+    @Test(arguments: ["reference", "knobs", "clean-interval", "cache-size", "aa-swapped", "long-4s", "target-3pct", "host-holes", "isolation/shared", "isolation/guest-per-run", "rerun-2026-12-07"])
     func committedReferenceRebuildsByteForByte(_ name: String) async throws {
         let dir = try makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -262,7 +262,8 @@ import Testing
 /// is what `bench calibrate --from` prints from the committed records.
 @Suite struct CalibrationRebuildTests {
     @Test(arguments: [
-        ("records.jsonl", "calibration.txt", "1.06  (95% CI 0.92 to 1.22"), ("full-trace.jsonl", "full-trace.txt", "0.86  (95% CI 0.70 to 1.07"),
+        ("records.jsonl", "calibration.txt", "1.22  (95% CI 1.15 to 1.29"), ("four-second.jsonl", "four-second.txt", "1.11  (95% CI 0.96 to 1.28"),
+        ("full-trace.jsonl", "full-trace.txt", "0.86  (95% CI 0.70 to 1.07"),
         ("sleep-at-once.jsonl", "sleep-at-once.txt", "0.88  (95% CI 0.64 to 1.20"),
     ])
     func committedCalibrationPrintsAgainFromItsRecords(_ records: String, _ text: String, _ ratio128K: String) async throws {
