@@ -632,7 +632,18 @@ struct Calibration {
         let direction =
             n.steps == f.steps
             ? "agrees" : opposite ? "differs (a step goes opposite ways)" : "agrees within noise (no step goes opposite ways)"
-        return "direction: \(direction);  knee: \(n.knee == f.knee ? "agrees" : "differs")"
+        return "direction: \(direction);  knee: \(kneeText(native: n, fio: f))"
+    }
+
+    /// The knees compared. A driver whose cells from its knee on are within
+    /// noise of each other has not placed its knee: it cannot tell whether
+    /// the later cells are faster, so an earlier knee from it is no
+    /// disagreement, only an unresolved one.
+    static func kneeText(native n: (steps: [Int], knee: Int), fio f: (steps: [Int], knee: Int)) -> String {
+        if n.knee == f.knee { return "agrees" }
+        let (early, earlyName, late, lateName) = n.knee < f.knee ? (n, "native", f, "fio") : (f, "fio", n, "native")
+        guard early.knee < early.steps.count, early.steps[early.knee...].allSatisfy({ $0 == 0 }) else { return "differs" }
+        return "not resolved by \(earlyName) (its cells from \(cellName(early.knee)) on are within noise of each other; \(lateName)'s knee is at \(cellName(late.knee)))"
     }
 
     static func cellName(_ i: Int) -> String { ["low", "mid", "full"][min(i, 2)] }

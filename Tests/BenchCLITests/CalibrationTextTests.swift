@@ -93,12 +93,24 @@ struct CalibrationTextTests {
         let c = Self.calibration(
             fio: [[40000, 41000, 42000], [3400, 3500, 3600], [5000, 5100, 5200], [5100, 5000, 5300]],
             native: [[60000, 61000, 60500], [4500, 4600, 4550], [6000, 6200, 6100], [7500, 7600, 7400]])
-        #expect(c.sweepText().joined(separator: "\n").contains("direction: agrees within noise (no step goes opposite ways);  knee: differs"), "fio reaches its best at mid")
+        // fio reaches its best at mid, but its mid and full cells are within
+        // noise of each other: its knee is not placed, so no disagreement.
+        #expect(
+            c.sweepText().joined(separator: "\n").contains(
+                "direction: agrees within noise (no step goes opposite ways);  knee: not resolved by fio (its cells from mid on are within noise of each other; native's knee is at full)"))
         let opposite = Self.calibration(
             fio: [[40000, 41000, 42000], [6000, 6100, 6200], [5000, 5100, 5200], [4000, 4100, 4000]],
             native: [[60000, 61000, 60500], [4500, 4600, 4550], [6000, 6200, 6100], [7500, 7600, 7400]])
         let text = opposite.sweepText().joined(separator: "\n")
         #expect(text.contains("direction: differs (a step goes opposite ways);  knee: differs"), "\(text)")
+    }
+
+    @Test func anEarlierKneeWithAResolvedStepAfterItDiffers() {
+        // fio: low 3.5k, mid 5.1k, full 4.0k (a resolved fall): its knee
+        // at mid is placed, and native's is at full.
+        #expect(Calibration.kneeText(native: ([1, 1], 2), fio: ([1, -1], 1)) == "differs")
+        #expect(Calibration.kneeText(native: ([1, 1], 2), fio: ([1, 0], 1)).hasPrefix("not resolved by fio"))
+        #expect(Calibration.kneeText(native: ([0, 0], 0), fio: ([1, 1], 2)).hasPrefix("not resolved by native (its cells from low on"))
     }
 
     @Test func nativeOverFioIsPairedByRepetition() throws {
