@@ -144,11 +144,17 @@ struct ReliabilityTests {
         let resumed = try await bench(["--matrix", file, "--resume", out], tmpdir: tmp)
         #expect(exitCode(resumed) == 0, "\(resumed.stderr)")
         #expect(resumed.stderr.contains("resuming: 1 of 2 runs already measured"), "\(resumed.stderr)")
-        let records = try ResultsLog.read(path: path)
+        let all = try ResultsLog.read(path: path)
+        // A slot the guest does not answer in time is recorded and run again
+        // in a new guest (issue 6); that has happened on these runners
+        // (SharedGuestTests.freshCellsGetAnImagePerSlot says more), so one
+        // such retry is accepted, and the measured runs are checked.
+        let failed = all.filter { $0.status != .ok }
+        let records = all.filter { $0.status == .ok }
+        #expect(failed.count <= 1 && failed.allSatisfy { $0.failure?.contains("timed out") == true }, "\(all.map { $0.failure ?? "ok" })")
         #expect(records.count == 2)
         #expect(Set(records.map(\.repetition)) == [1, 2])
-        #expect(Set(records.map(\.sequence)).count == 2)
-        #expect(records.allSatisfy { $0.status == .ok })
+        #expect(Set(all.map(\.sequence)).count == all.count)
         #expect(FileManager.default.fileExists(atPath: out + "/report.md"))
         #expect(Self.leftovers(tmp).qemu.isEmpty && Self.leftovers(tmp).files.isEmpty)
     }

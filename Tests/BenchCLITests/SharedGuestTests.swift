@@ -247,15 +247,29 @@ struct SharedGuestTests {
         let out = dir + "/out"
         let run = try await bench(["--matrix", file, "--output", out], tmpdir: dir + "/tmp")
         #expect(exitCode(run) == 0, "\(run.stderr)")
-        let records = try ResultsLog.read(path: out + "/results.jsonl")
-        #expect(
-            records.count == 10 && records.allSatisfy { $0.status == .ok },
-            "\(records.map { "\($0.cellID)#\($0.repetition) guest \($0.slot?.guest ?? 0): \($0.failure ?? "ok")" })\n\(run.stderr)")
+        let all = try ResultsLog.read(path: out + "/results.jsonl")
+        let story = "\(all.map { "\($0.cellID)#\($0.repetition) guest \($0.slot?.guest ?? 0): \($0.failure ?? "ok")" })\n\(run.stderr)"
+        // A slot the guest does not answer in time is recorded, QEMU is
+        // killed and the slot runs again in a new guest (issue 6). That has
+        // happened on this test's runners (stops 20-26: a slot of a fresh
+        // cell silent for 17 s, cause not found), so a retried slot is
+        // accepted here as long as it is a timeout, it was retried, and at
+        // most two happened; everything below is checked on the slots that
+        // ran.
+        let failed = all.filter { $0.status != .ok }
+        let records = all.filter { $0.status == .ok }
+        #expect(failed.count <= 2 && failed.allSatisfy { $0.failure?.contains("timed out") == true }, "\(story)")
+        #expect(records.count == 10, "\(story)")
+        for f in failed {
+            #expect(records.contains { $0.cellID == f.cellID && $0.repetition == f.repetition }, "a timed-out slot ran again: \(story)")
+        }
         let fresh = records.filter { $0.cell.state == .fresh }
         #expect(Set(fresh.compactMap { $0.slot.map { "\($0.guest)/\($0.disk)" } }).count == 5, "one image per slot")
         let null = records.filter { $0.cell.kind == .null }
         #expect(Set(null.compactMap { $0.slot?.disk }).count == 1, "the null disk is the same in every guest")
-        #expect(Set(records.compactMap { $0.slot?.guest }) == [1, 2], "4 blocks per guest, then a new guest")
+        // 4 blocks per guest, then a new guest; each timeout boots one more.
+        let guests = Set(all.compactMap { $0.slot?.guest })
+        #expect(failed.isEmpty ? guests == [1, 2] : guests.count == 2 + failed.count, "\(guests.sorted()): \(story)")
         #expect(ReliabilityTests.leftovers(dir + "/tmp").files.isEmpty)
     }
 }
