@@ -15,7 +15,9 @@ import GuestWire
 
 /// Runs one fio slot on `/dev/<device>` and reads fio's report into the
 /// slot's result.
-func runFioSlot(_ command: SlotCommand, device: String, spec: WorkloadSpec, port: borrowing ControlPort) throws(GuestFailure) -> SlotResult {
+func runFioSlot(
+    _ command: SlotCommand, device: String, interrupts: DiskInterrupts, spec: WorkloadSpec, port: borrowing ControlPort
+) throws(GuestFailure) -> SlotResult {
     var job = spec
     job.device = device
     job.driver = .fio
@@ -31,7 +33,6 @@ func runFioSlot(_ command: SlotCommand, device: String, spec: WorkloadSpec, port
     let messagesPath = "/tmp/qcb-fio.messages"
 
     let stat = DiskStat(device: device)
-    let interrupts = DiskInterrupts(device: device)
     let writesBefore = stat.read()?.writes ?? 0
     let pid = try spawn(
         FioJob.executable, arguments: FioJob.arguments(spec: job, deviceBytes: deviceBytes),

@@ -112,6 +112,8 @@ func serveSlots(spec: WorkloadSpec, port portName: String, expectedDisks: Int) t
     let words = buffers.bindMemory(to: UInt64.self, capacity: depth * bs / 8)
     for i in 0..<(depth * bs / 8) { words[i] = fill.next() }
     var fds: [String: Int32] = [:]
+    // Each disk's virtio device, resolved once (a readlink in sysfs).
+    var interruptsOf: [String: DiskInterrupts] = [:]
     defer { for fd in fds.values { close(fd) } }
     // One AIO context for every slot, not an io_setup/io_destroy pair each.
     var ctx = try AIOContext(depth: Int32(depth))
@@ -126,8 +128,10 @@ func serveSlots(spec: WorkloadSpec, port portName: String, expectedDisks: Int) t
         }
         do {
             guard let device = disks[command.disk] else { throw GuestFailure.spec("no disk with serial \(command.disk)") }
+            let interrupts = interruptsOf[command.disk] ?? DiskInterrupts(device: device)
+            interruptsOf[command.disk] = interrupts
             if command.driver == .fio {
-                let result = try runFioSlot(command, device: device, spec: spec, port: port)
+                let result = try runFioSlot(command, device: device, interrupts: interrupts, spec: spec, port: port)
                 port.send("\(ControlProtocol.result) \(try JSONLine.encode(result))")
                 continue
             }
@@ -142,7 +146,7 @@ func serveSlots(spec: WorkloadSpec, port portName: String, expectedDisks: Int) t
             let result: SlotResult
             do {
                 result = try runSlot(
-                    command, fd: fd, interrupts: DiskInterrupts(device: device), spec: spec, buffers: buffers, aio: ctx, port: port)
+                    command, fd: fd, interrupts: interrupts, spec: spec, buffers: buffers, aio: ctx, port: port)
             } catch {
                 // Writes may still be in flight: a new context, and the old
                 // one's io_destroy waits for them before their buffers are reused.
