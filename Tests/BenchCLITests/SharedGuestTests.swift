@@ -178,9 +178,14 @@ struct SharedGuestTests {
         #expect(exitCode(run) == 0, "\(run.stdout)\n\(run.stderr)")
         #expect(run.stdout.components(separatedBy: "paired by block, both drivers in the same guest, 2 pairs").count == 3, "\(run.stdout)")
         #expect(run.stdout.contains("cost of the shared guest"), "\(run.stdout)")
-        let records = try ResultsLog.read(path: file)
-        #expect(records.count == 8 && records.allSatisfy { $0.status == .ok }, "\(records.map { $0.failure ?? "ok" })")
-        #expect(Set(records.compactMap { $0.slot?.guest }) == [1], "one guest")
+        let all = try ResultsLog.read(path: file)
+        // As in freshCellsGetAnImagePerSlot: one slot that timed out and ran
+        // again in a new guest is accepted; the measured slots are checked.
+        let failed = all.filter { $0.status != .ok }
+        let records = all.filter { $0.status == .ok }
+        #expect(failed.count <= 1 && failed.allSatisfy { $0.failure?.contains("timed out") == true }, "\(all.map { $0.failure ?? "ok" })")
+        #expect(records.count == 8, "\(all.map { $0.failure ?? "ok" })")
+        #expect(Set(all.compactMap { $0.slot?.guest }).count == 1 + failed.count, "one guest, one more per timeout")
         let fio = records.filter { $0.cell.workload.driver == .fio }
         #expect(fio.count == 4 && fio.allSatisfy { $0.result?.driver == "fio" && ($0.result?.iops ?? 0) > 0 })
         // fio logs each whole second of a 2 s window; the last one only if
